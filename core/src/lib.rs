@@ -1,0 +1,14 @@
+//! `mtproto`: a sans-IO implementation of Telegram's MTProto 2.0.
+//!
+//! The protocol layers are state machines over bytes and an explicit `now`;
+//! they never touch sockets, clocks or threads (see `ARCHITECTURE.md`).
+//!
+//! - [`tl`]: TL binary codec, schema parser, generated service types, dynamic codec.
+//! - [`crypto`]: AES-IGE/CTR, SHA, MTProto key derivation, RSA, DH checks, pq factorization.
+//! - [`transport`]: abridged / intermediate / padded / full framing, obfuscation, quick-ack.
+//! - [`auth`]: the key exchange, client and server roles.
+//! - [`mtp`]: encrypted message packing and unpacking with every receive check.
+
+#![forbid(unsafe_code)]
+
+pub mod tl;
