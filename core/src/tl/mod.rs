@@ -2,6 +2,7 @@
 //! types and the schema-driven dynamic codec. It knows nothing of sessions
 //! or sockets.
 
+pub mod schema;
 pub mod wire;
 
 pub use wire::{Reader, Writer};
