@@ -3,6 +3,7 @@
 //! or sockets.
 
 pub mod schema;
+pub mod service;
 pub mod wire;
 
 pub use wire::{Reader, Writer};
@@ -60,4 +61,24 @@ pub trait Deserialize: Sized {
 /// A constructor or function with a fixed id.
 pub trait Identifiable {
     const CONSTRUCTOR_ID: u32;
+}
+
+/// A function whose result type is known statically.
+pub trait RemoteCall: Serialize {
+    type Return;
+}
+
+impl Deserialize for bool {
+    fn deserialize(r: &mut Reader<'_>) -> Result<Self, TlError> {
+        r.read_bool()
+    }
+}
+
+/// Read path of a generated field whose type is outside the service schema
+/// (e.g. `JSONValue` in `initConnection`): such values can be written from
+/// pre-serialized bytes but only the dynamic codec can decode them.
+pub(crate) fn undecodable(type_name: &str) -> Result<Vec<u8>, TlError> {
+    Err(TlError::Invalid(format!(
+        "{type_name} cannot be decoded with the service schema alone"
+    )))
 }
