@@ -44,7 +44,10 @@ pub fn pack_container(entries: &[ContainerEntry], out: &mut Vec<u8>) {
 /// Parses a container body and enforces S-18 and M-7: at most 1024
 /// entries, no nested containers, and every inner msg_id below the
 /// container's own.
-pub fn unpack_container(container_msg_id: i64, body: &[u8]) -> Result<Vec<ContainerEntry>, MtpError> {
+pub fn unpack_container(
+    container_msg_id: i64,
+    body: &[u8],
+) -> Result<Vec<ContainerEntry>, MtpError> {
     let mut r = Reader::new(body);
     r.expect_id(types::MsgContainer::CONSTRUCTOR_ID)?;
     // Each entry takes at least 16 header bytes.

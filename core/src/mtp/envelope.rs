@@ -195,11 +195,12 @@ mod tests {
         AuthKey::from_slice(&h("83CBD31C0303361FF1C29437A77CBA749C84F28A118646038C7EDD29EF718A1F6A493047D476A6E678D97A4A5CC7990CEA552D68E109869E5BFC86570049CD8F2EB4BA10B6C4123FB8A977774B4C5185B5C96AF7BD7A71DB78E6E6148CED2048869A21B8ED7FBA7F6F2E7722BFA28447AB84A245CB0E6D01261191B753191E744DCFDA522D50167832EE4D5EE90AAA6F31821248F0F06BF5692EF604CFC4316CEDE078F71E17BCEBBE388589E6707AF5BA26E8DD063BB116C4B4E7BEF3B462C3350D0376D42F95D353E46BE4C378D2A60141A2339641F8B712EB3ECFB42B7F26F69E9BB15373E0AC4BE266E1681859DDAAB8CD7D877BB847D2A8BD068A784943")).unwrap()
     }
 
-    /// An rng that yields fixed bytes, to reproduce the vectors' padding.
-    struct Fixed(Vec<u8>, usize);
+    /// An rng that yields fixed bytes, to reproduce the vectors' padding;
+    /// `next_u32` picks the number of extra padding blocks.
+    struct Fixed(Vec<u8>, usize, u32);
     impl RngCore for Fixed {
         fn next_u32(&mut self) -> u32 {
-            0 // no extra padding blocks
+            self.2
         }
         fn next_u64(&mut self) -> u64 {
             0
@@ -230,9 +231,16 @@ mod tests {
             msg_id: 0x6777E5EE12345678,
             seq_no: 1,
         };
-        let mut rng = Fixed(h("000102030405060708090A0B"), 0);
+        let mut rng = Fixed(h("000102030405060708090A0B"), 0, 0);
         let mut out = Vec::new();
-        let large = encrypt(&key, Direction::ClientToServer, &hdr, &h("6B18F9C4"), &mut rng, &mut out);
+        let large = encrypt(
+            &key,
+            Direction::ClientToServer,
+            &hdr,
+            &h("6B18F9C4"),
+            &mut rng,
+            &mut out,
+        );
         assert_eq!(out, h("0438720625F291F6495E7CE134C3E7421E15D1E158C87EB8A5C31B653B41DDD5563CF17A43C5B717A92396D1DBE94CBBBAC2E733AE2364A0F1B68CBC8D3D4278B529649F1FAA0955"));
         let token = u32::from_le_bytes(large[..4].try_into().unwrap()) | 0x8000_0000;
         assert_eq!(token, 0xC562C9D8);
@@ -246,7 +254,8 @@ mod tests {
     #[test]
     fn e7_server_packet_vector() {
         let key = sample_key();
-        let mut rng = Fixed((0x40..0x5C).collect(), 0);
+        // 28 bytes of padding: the minimum 12 plus one extra block.
+        let mut rng = Fixed((0x40..0x5C).collect(), 0, 1);
         let body = h("016D5CF378563412EEE5776719CA4421A40100000C464C4F4F445F574149545F33000000");
         let hdr = Header {
             salt: SALT,
@@ -255,7 +264,14 @@ mod tests {
             seq_no: 1,
         };
         let mut out = Vec::new();
-        encrypt(&key, Direction::ServerToClient, &hdr, &body, &mut rng, &mut out);
+        encrypt(
+            &key,
+            Direction::ServerToClient,
+            &hdr,
+            &body,
+            &mut rng,
+            &mut out,
+        );
         let expected = h("0438720625F291F6C84CD849E9FFC8D75A1EB9BC1BF8445CF265DC51F9EAF9A6B3017CBB5295C0DEB6ECC3D7C76F68619CE81AD1D92FB059633AF52B11CF670786E912445668AAA0CD84E7D1116431AD69097B8D37D3E97A6FB2C7BA558522D5307B7290711A3C39B180838C75B53CFE22612D9EC607ED64");
         assert_eq!(out, expected);
         let mut pkt = expected.clone();
@@ -350,7 +366,14 @@ mod tests {
         };
         for (declared, err) in [(1000usize, true), (6, true), (8, false)] {
             let mut out = Vec::new();
-            encrypt(&key, Direction::ServerToClient, &hdr, &[0u8; 8], &mut rng, &mut out);
+            encrypt(
+                &key,
+                Direction::ServerToClient,
+                &hdr,
+                &[0u8; 8],
+                &mut rng,
+                &mut out,
+            );
             // Re-encrypt a tampered length with a correct msg_key.
             let plain_len = out.len() - OUTER_HEADER_LEN;
             let mut plain = out[OUTER_HEADER_LEN..].to_vec();
@@ -405,12 +428,18 @@ mod tests {
         let body = h("F18E7EBE79F0AFB50252E5FC96924BFCECDA4F05");
         let mut out = Vec::new();
         pack_plain(0x6777E5EB00059760, &body, &mut out);
-        assert_eq!(out, h("000000000000000060970500EBE5776714000000F18E7EBE79F0AFB50252E5FC96924BFCECDA4F05"));
+        assert_eq!(
+            out,
+            h("000000000000000060970500EBE5776714000000F18E7EBE79F0AFB50252E5FC96924BFCECDA4F05")
+        );
         let (id, b) = unpack_plain(&out).unwrap();
         assert_eq!((id, b), (0x6777E5EB00059760, &body[..]));
         let mut bad = out.clone();
         bad[16] = 21;
-        assert!(matches!(unpack_plain(&bad), Err(MtpError::BadLength { .. })));
+        assert!(matches!(
+            unpack_plain(&bad),
+            Err(MtpError::BadLength { .. })
+        ));
         bad = out.clone();
         bad[0] = 1;
         assert_eq!(unpack_plain(&bad), Err(MtpError::NotPlain));

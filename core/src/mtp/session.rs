@@ -1,0 +1,913 @@
+//! The client side of an MTProto session as a sans-IO state machine
+//! (PROTOCOL.md M-*, S-*).
+//!
+//! A [`Session`] owns one auth key's session state: msg_id and seqno
+//! allocation, salts, acknowledgements, the requests in flight and the
+//! reactions to every service message. It never touches a socket or a
+//! clock: the driver feeds it decrypted-or-not packets and the current time,
+//! and pulls packets to send, events, and the next deadline.
+//!
+//! ```text
+//!   invoke()/cancel() ──▶ Session ──▶ poll_transmit(now) ──▶ transport
+//!   transport ──▶ handle_packet(now) ──▶ Session ──▶ poll_event()
+//!   timer ──▶ handle_timeout(now)          poll_timeout() ──▶ timer
+//! ```
+//!
+//! Requests are identified by a [`RequestId`] that stays stable while the
+//! message carrying the request changes msg_id on every resend (M-3).
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{CryptoRng, RngCore, SeedableRng};
+
+use super::body::{gzip_pack, pack_container, unpack_container, unwrap_gzip, RpcAnswer, RpcResult};
+use super::envelope::{self, Header};
+use super::msg_id::{msg_id_seconds, MsgIdGenerator, Role};
+use super::{ContainerEntry, MtpError, Receiver};
+use crate::crypto::{AuthKey, Direction};
+use crate::tl::service::{functions, types};
+use crate::tl::{Deserialize, Identifiable, Serialize};
+
+/// Identifies a request for the lifetime of the session, across resends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);
+
+/// Tunables of a session. The defaults follow the spec's examples.
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    /// Messages per container, at most 1024 (S-18).
+    pub max_container_messages: usize,
+    /// Plaintext bytes per packet before a new packet is started.
+    pub max_packet_bytes: usize,
+    /// Bodies above this size are sent gzip_packed when that is smaller
+    /// (B-13 forbids it for bodies of 255 bytes or less).
+    pub gzip_threshold: usize,
+    /// Send a standalone msgs_ack once this many are pending (S-1).
+    pub ack_batch: usize,
+    /// ... or once the oldest pending ack is this old (S-1).
+    pub ack_delay: Duration,
+    /// Interval of `ping_delay_disconnect` keepalives (S-21), `None` = off.
+    pub ping_interval: Option<Duration>,
+    /// The `disconnect_delay` sent with each keepalive ping, in seconds.
+    pub ping_disconnect_delay: i32,
+    /// Request future salts when the current salt has less than this left.
+    pub salt_refresh_margin: Duration,
+    /// How many future salts to ask for (S-15: 1..64).
+    pub future_salts_count: i32,
+    /// A message is resent at most this many times after bad_msg /
+    /// bad_server_salt reactions before its request fails.
+    pub max_resends: u32,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            max_container_messages: 1024,
+            max_packet_bytes: 1 << 20,
+            gzip_threshold: 512,
+            ack_batch: 16,
+            ack_delay: Duration::from_millis(500),
+            ping_interval: Some(Duration::from_secs(60)),
+            ping_disconnect_delay: 75,
+            salt_refresh_margin: Duration::from_secs(60),
+            future_salts_count: 32,
+            max_resends: 5,
+        }
+    }
+}
+
+/// Why a request ended without a result from the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RequestError {
+    /// `rpc_error` (R-1).
+    Rpc { code: i32, message: String },
+    /// Cancelled by the caller; rpc_drop_answer was sent if it was in flight.
+    Cancelled,
+    /// Resent `max_resends` times without being accepted.
+    TooManyResends,
+    /// The session was closed.
+    Closed,
+}
+
+/// What the session reports to its driver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A request ended.
+    Result {
+        id: RequestId,
+        result: Result<Vec<u8>, RequestError>,
+    },
+    /// A server-pushed message that is not a service message (an update).
+    Update(Vec<u8>),
+    /// The server (re)created the session (S-17): updates may have a gap.
+    NewSessionCreated { first_msg_id: i64, unique_id: i64 },
+    /// The server asked for a new session because seqnos desynchronised (S-9, S-10);
+    /// a fresh session id is in use.
+    SessionReset { new_session_id: i64 },
+    /// The server salt changed (M-14).
+    SaltChanged(i64),
+    /// The clock offset was corrected from the server (M-4).
+    TimeOffsetCorrected(i64),
+}
+
+/// What kind of message an outgoing entry is, for the reactions that follow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Kind {
+    /// A caller's request.
+    Rpc(RequestId),
+    /// rpc_drop_answer for a cancelled request.
+    DropAnswer,
+    Ping(i64),
+    FutureSalts,
+    /// msgs_state_info, msg_resend_req, ...: content-neutral replies.
+    Service,
+}
+
+#[derive(Clone, Debug)]
+struct Outgoing {
+    kind: Kind,
+    body: Vec<u8>,
+    content_related: bool,
+    resends: u32,
+}
+
+/// A content-related message sent and not yet acknowledged/answered.
+#[derive(Clone, Debug)]
+struct Sent {
+    out: Outgoing,
+    /// The server acknowledged it (msgs_ack or an answer): never resend.
+    acked: bool,
+    container: Option<i64>,
+}
+
+/// The client half of an MTProto session.
+pub struct Session {
+    config: SessionConfig,
+    key: AuthKey,
+    session_id: i64,
+    salt: i64,
+    /// Future salts sorted by valid_since (S-15).
+    future_salts: Vec<types::FutureSalt>,
+    salts_requested: bool,
+    ids: MsgIdGenerator,
+    /// Content-related messages sent in this session (M-8).
+    content_sent: i32,
+    receiver: Receiver,
+    clock_synced: bool,
+    queue: VecDeque<Outgoing>,
+    sent: HashMap<i64, Sent>,
+    /// Container msg_id -> the msg_ids inside it.
+    containers: HashMap<i64, Vec<i64>>,
+    /// RequestId -> current msg_id (None while queued).
+    requests: HashMap<RequestId, Option<i64>>,
+    next_request: u64,
+    pending_acks: Vec<i64>,
+    oldest_ack: Option<Duration>,
+    events: VecDeque<Event>,
+    next_ping: Option<Duration>,
+    ping_id: i64,
+    /// `invokeWithLayer(initConnection(...))` prefix for the first request
+    /// after each connect; the query bytes are appended to it (R-4).
+    init_prefix: Option<Vec<u8>>,
+    init_pending: bool,
+    connected: bool,
+    rng: StdRng,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("auth_key_id", &self.key.id())
+            .field("session_id", &self.session_id)
+            .field("queued", &self.queue.len())
+            .field("in_flight", &self.sent.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds the `invokeWithLayer(layer, initConnection(...))` prefix; the
+/// query is appended at send time (R-4, L-7).
+pub fn init_connection_prefix(layer: i32, init: &functions::InitConnection) -> Vec<u8> {
+    debug_assert!(init.query.is_empty(), "the query is appended per request");
+    let mut out = functions::InvokeWithLayer {
+        layer,
+        query: Vec::new(),
+    }
+    .to_bytes();
+    init.serialize(&mut out);
+    out
+}
+
+impl Session {
+    /// Starts a session on `key`, with the salt and time offset known from the
+    /// key exchange or storage. `seed_rng` seeds the session's CSPRNG (G-6).
+    pub fn new(
+        config: SessionConfig,
+        key: AuthKey,
+        salt: i64,
+        time_offset: i64,
+        seed_rng: &mut (impl RngCore + CryptoRng),
+    ) -> Self {
+        let mut rng = StdRng::from_rng(seed_rng).expect("CSPRNG seeding");
+        let mut ids = MsgIdGenerator::new(Role::Client);
+        ids.set_time_offset(time_offset);
+        let config = SessionConfig {
+            max_container_messages: config.max_container_messages.clamp(1, 1024),
+            ..config
+        };
+        Session {
+            session_id: rng.next_u64() as i64,
+            config,
+            key,
+            salt,
+            future_salts: Vec::new(),
+            salts_requested: false,
+            ids,
+            content_sent: 0,
+            receiver: Receiver::new(Role::Client),
+            clock_synced: true,
+            queue: VecDeque::new(),
+            sent: HashMap::new(),
+            containers: HashMap::new(),
+            requests: HashMap::new(),
+            next_request: 1,
+            pending_acks: Vec::new(),
+            oldest_ack: None,
+            events: VecDeque::new(),
+            next_ping: None,
+            ping_id: 0,
+            init_prefix: None,
+            init_pending: false,
+            connected: false,
+            rng,
+        }
+    }
+
+    pub fn session_id(&self) -> i64 {
+        self.session_id
+    }
+
+    pub fn salt(&self) -> i64 {
+        self.salt
+    }
+
+    pub fn time_offset(&self) -> i64 {
+        self.ids.time_offset()
+    }
+
+    pub fn auth_key(&self) -> &AuthKey {
+        &self.key
+    }
+
+    /// Future salts known to the session (persisted by the driver).
+    pub fn future_salts(&self) -> &[types::FutureSalt] {
+        &self.future_salts
+    }
+
+    /// Requests not yet ended.
+    pub fn pending_requests(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// Sets the prefix that wraps the first request after each connect (R-4).
+    pub fn set_init_connection(&mut self, prefix: Option<Vec<u8>>) {
+        self.init_prefix = prefix;
+        self.init_pending = self.init_prefix.is_some();
+    }
+
+    /// Queues a request (an API query, content-related per M-9).
+    pub fn invoke(&mut self, body: Vec<u8>) -> RequestId {
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        self.requests.insert(id, None);
+        self.queue.push_back(Outgoing {
+            kind: Kind::Rpc(id),
+            body,
+            content_related: true,
+            resends: 0,
+        });
+        id
+    }
+
+    /// Ends a request with `Cancelled`. If it was already sent, the server is
+    /// asked not to send the answer (S-20, rpc_drop_answer).
+    pub fn cancel(&mut self, id: RequestId) -> bool {
+        let Some(state) = self.requests.remove(&id) else {
+            return false;
+        };
+        match state {
+            None => self.queue.retain(|o| o.kind != Kind::Rpc(id)),
+            Some(msg_id) => {
+                self.sent.remove(&msg_id);
+                self.queue.push_back(Outgoing {
+                    kind: Kind::DropAnswer,
+                    body: functions::RpcDropAnswer { req_msg_id: msg_id }.to_bytes(),
+                    content_related: true,
+                    resends: 0,
+                });
+            }
+        }
+        self.events.push_back(Event::Result {
+            id,
+            result: Err(RequestError::Cancelled),
+        });
+        true
+    }
+
+    /// Ends every request with `Closed` (the caller is closing the session).
+    pub fn close(&mut self) {
+        let mut ids: Vec<_> = self.requests.keys().copied().collect();
+        ids.sort();
+        for id in ids {
+            self.finish(id, Err(RequestError::Closed));
+        }
+        self.queue.clear();
+        self.sent.clear();
+        self.containers.clear();
+    }
+
+    /// A new connection is up: schedule keepalive and the init wrapper.
+    pub fn on_connected(&mut self, now: Duration) {
+        self.connected = true;
+        self.init_pending = self.init_prefix.is_some();
+        self.next_ping = self.config.ping_interval.map(|_| now);
+    }
+
+    /// The connection dropped. Messages the server never acknowledged go back
+    /// to the queue to be resent with new msg_ids on the next connection;
+    /// acknowledged requests keep waiting for their answer, which the server
+    /// resends itself (M-10): an acknowledged request never runs twice.
+    pub fn on_disconnected(&mut self) {
+        self.connected = false;
+        let mut unacked: Vec<(i64, Sent)> = Vec::new();
+        let ids: Vec<i64> = self.sent.keys().copied().collect();
+        for msg_id in ids {
+            if !self.sent[&msg_id].acked {
+                let s = self.sent.remove(&msg_id).expect("present");
+                unacked.push((msg_id, s));
+            }
+        }
+        unacked.sort_by_key(|(id, _)| *id);
+        for (_, s) in unacked.into_iter().rev() {
+            self.requeue_front(s.out);
+        }
+        self.containers.clear();
+    }
+
+    fn requeue_front(&mut self, out: Outgoing) {
+        match out.kind {
+            // Pings and salt requests are regenerated when needed.
+            Kind::Ping(_) => {}
+            Kind::FutureSalts => self.salts_requested = false,
+            Kind::Rpc(id) => {
+                if let Some(slot) = self.requests.get_mut(&id) {
+                    *slot = None;
+                    self.queue.push_front(out);
+                }
+            }
+            _ => self.queue.push_front(out),
+        }
+    }
+
+    /// Next event for the driver.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When the driver should call [`handle_timeout`](Self::handle_timeout).
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        let ack = self.oldest_ack.map(|t| t + self.config.ack_delay);
+        let ping = if self.connected { self.next_ping } else { None };
+        match (ack, ping) {
+            (Some(a), Some(p)) => Some(a.min(p)),
+            (a, p) => a.or(p),
+        }
+    }
+
+    /// Timers: keepalive ping (S-21), salt refresh (M-14, S-15).
+    pub fn handle_timeout(&mut self, now: Duration) {
+        if let (true, Some(at), Some(every)) =
+            (self.connected, self.next_ping, self.config.ping_interval)
+        {
+            if now >= at {
+                self.ping_id = self.ping_id.wrapping_add(1);
+                self.queue.push_back(Outgoing {
+                    kind: Kind::Ping(self.ping_id),
+                    body: functions::PingDelayDisconnect {
+                        ping_id: self.ping_id,
+                        disconnect_delay: self.config.ping_disconnect_delay,
+                    }
+                    .to_bytes(),
+                    content_related: false,
+                    resends: 0,
+                });
+                self.next_ping = Some(now + every);
+            }
+        }
+        self.refresh_salt(now);
+    }
+
+    /// Switches to the next future salt once it is valid, and asks for more
+    /// before the known ones run out.
+    fn refresh_salt(&mut self, now: Duration) {
+        let server_now = now.as_secs() as i64 + self.ids.time_offset();
+        // Drop expired salts; adopt the newest valid one.
+        self.future_salts
+            .retain(|s| (s.valid_until as i64) > server_now);
+        if let Some(pos) = self
+            .future_salts
+            .iter()
+            .rposition(|s| (s.valid_since as i64) <= server_now)
+        {
+            let salt = self.future_salts[pos].salt;
+            if salt != self.salt {
+                self.salt = salt;
+                self.events.push_back(Event::SaltChanged(salt));
+            }
+        }
+        let remaining = self
+            .future_salts
+            .last()
+            .map(|s| s.valid_until as i64 - server_now)
+            .unwrap_or(0);
+        if !self.salts_requested && remaining < self.config.salt_refresh_margin.as_secs() as i64 {
+            self.salts_requested = true;
+            self.queue.push_back(Outgoing {
+                kind: Kind::FutureSalts,
+                body: functions::GetFutureSalts {
+                    num: self.config.future_salts_count,
+                }
+                .to_bytes(),
+                content_related: false,
+                resends: 0,
+            });
+        }
+    }
+
+    /// Builds the next packet to send, if there is anything to send: queued
+    /// messages and pending acks, packed into a container when there are
+    /// several (S-18, M-7), encrypted (E-1..E-6).
+    pub fn poll_transmit(&mut self, now: Duration) -> Option<Vec<u8>> {
+        if !self.connected {
+            return None;
+        }
+        let ack_due = self.pending_acks.len() >= self.config.ack_batch
+            || self
+                .oldest_ack
+                .is_some_and(|t| now >= t + self.config.ack_delay);
+        if self.queue.is_empty() && (!ack_due || self.pending_acks.is_empty()) {
+            return None;
+        }
+        // Collect entries: (msg_id, seqno, body, outgoing if tracked).
+        let mut entries: Vec<(i64, i32, Vec<u8>, Option<Outgoing>)> = Vec::new();
+        let mut bytes = 0usize;
+        if !self.pending_acks.is_empty() {
+            let take = self.pending_acks.len().min(8192);
+            let ids: Vec<i64> = self.pending_acks.drain(..take).collect();
+            self.oldest_ack = if self.pending_acks.is_empty() {
+                None
+            } else {
+                Some(now)
+            };
+            let body = types::MsgsAck { msg_ids: ids }.to_bytes();
+            let msg_id = self.ids.next(now, false);
+            let seq = self.seqno(false);
+            bytes += body.len() + 16;
+            entries.push((msg_id, seq, body, None));
+        }
+        while let Some(front) = self.queue.front() {
+            let size = front.body.len() + 16;
+            if !entries.is_empty()
+                && (entries.len() >= self.config.max_container_messages
+                    || bytes + size > self.config.max_packet_bytes)
+            {
+                break;
+            }
+            let mut out = self.queue.pop_front().expect("front exists");
+            let mut body = std::mem::take(&mut out.body);
+            let wire = self.wire_body(&out, &body);
+            let msg_id = self.ids.next(now, false);
+            let seq = self.seqno(out.content_related);
+            bytes += wire.len() + 16;
+            if let Kind::Rpc(id) = out.kind {
+                if let Some(slot) = self.requests.get_mut(&id) {
+                    *slot = Some(msg_id);
+                }
+            }
+            out.body = std::mem::take(&mut body);
+            entries.push((msg_id, seq, wire, Some(out)));
+        }
+        let (msg_id, seq_no, payload) = if entries.len() == 1 {
+            let (id, seq, body, _) = &entries[0];
+            (*id, *seq, body.clone())
+        } else {
+            let list: Vec<ContainerEntry> = entries
+                .iter()
+                .map(|(id, seq, body, _)| ContainerEntry {
+                    msg_id: *id,
+                    seq_no: *seq,
+                    body: body.clone(),
+                })
+                .collect();
+            let mut payload = Vec::with_capacity(bytes + 8);
+            pack_container(&list, &mut payload);
+            // M-7: generated after the contents, so it is greater.
+            let cid = self.ids.next(now, false);
+            let seq = self.seqno(false);
+            (cid, seq, payload)
+        };
+        let container = (entries.len() > 1).then_some(msg_id);
+        let mut inner = Vec::with_capacity(entries.len());
+        for (id, _, _, out) in entries {
+            inner.push(id);
+            if let Some(out) = out {
+                self.sent.insert(
+                    id,
+                    Sent {
+                        out,
+                        acked: false,
+                        container,
+                    },
+                );
+            }
+        }
+        if let Some(cid) = container {
+            self.containers.insert(cid, inner);
+        }
+        let header = Header {
+            salt: self.salt,
+            session_id: self.session_id,
+            msg_id,
+            seq_no,
+        };
+        let mut packet = Vec::with_capacity(payload.len() + 24 + 32 + 64);
+        envelope::encrypt(
+            &self.key,
+            Direction::ClientToServer,
+            &header,
+            &payload,
+            &mut self.rng,
+            &mut packet,
+        );
+        Some(packet)
+    }
+
+    /// The bytes actually sent for an outgoing message: the init wrapper for
+    /// the first request after connect (R-4), then gzip when it pays (B-13).
+    fn wire_body(&mut self, out: &Outgoing, body: &[u8]) -> Vec<u8> {
+        let mut wire = match (&out.kind, self.init_pending, &self.init_prefix) {
+            (Kind::Rpc(_), true, Some(prefix)) => {
+                self.init_pending = false;
+                let mut w = Vec::with_capacity(prefix.len() + body.len());
+                w.extend_from_slice(prefix);
+                w.extend_from_slice(body);
+                w
+            }
+            _ => body.to_vec(),
+        };
+        if matches!(out.kind, Kind::Rpc(_)) && wire.len() > self.config.gzip_threshold.max(255) {
+            let packed = gzip_pack(&wire);
+            if packed.len() < wire.len() {
+                wire = packed;
+            }
+        }
+        wire
+    }
+
+    /// seqno for the next message (M-8).
+    fn seqno(&mut self, content_related: bool) -> i32 {
+        if content_related {
+            let s = self.content_sent * 2 + 1;
+            self.content_sent += 1;
+            s
+        } else {
+            self.content_sent * 2
+        }
+    }
+
+    /// Processes one received encrypted packet. An error means the packet
+    /// failed a check of E-7/G-*: nothing from it was used, and the driver
+    /// should drop the connection and reconnect (G-11).
+    pub fn handle_packet(&mut self, packet: &mut [u8], now: Duration) -> Result<(), MtpError> {
+        let clock = self.clock_synced.then_some((now, self.ids.time_offset()));
+        let (sent, containers) = (&self.sent, &self.containers);
+        // M-5: bad_msg_notification / bad_server_salt about one of our
+        // recent messages is processed even when its time looks wrong,
+        // because it is exactly how the server corrects our clock.
+        let exempt = |body: &[u8]| {
+            let id = body
+                .get(..4)
+                .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
+            let about = body
+                .get(4..12)
+                .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")));
+            matches!(
+                id,
+                Some(
+                    types::BadMsgNotification::CONSTRUCTOR_ID
+                        | types::BadServerSalt::CONSTRUCTOR_ID
+                )
+            ) && about.is_some_and(|m| sent.contains_key(&m) || containers.contains_key(&m))
+        };
+        let d =
+            self.receiver
+                .receive_with(&self.key, packet, Some(self.session_id), clock, exempt)?;
+        let body = packet[d.body.clone()].to_vec();
+        self.process(d.header.msg_id, d.header.seq_no, &body, now, false)
+    }
+
+    fn is_ours(&self, msg_id: i64) -> bool {
+        self.sent.contains_key(&msg_id) || self.containers.contains_key(&msg_id)
+    }
+
+    fn process(
+        &mut self,
+        msg_id: i64,
+        seq_no: i32,
+        body: &[u8],
+        now: Duration,
+        in_container: bool,
+    ) -> Result<(), MtpError> {
+        if seq_no & 1 == 1 {
+            // M-10: acknowledge every content-related message.
+            if self.pending_acks.is_empty() {
+                self.oldest_ack = Some(now);
+            }
+            self.pending_acks.push(msg_id);
+        }
+        let Some(id_bytes) = body.get(..4) else {
+            return Err(MtpError::Truncated(body.len()));
+        };
+        let constructor = u32::from_le_bytes(id_bytes.try_into().expect("4 bytes"));
+        match constructor {
+            types::MsgContainer::CONSTRUCTOR_ID => {
+                if in_container {
+                    return Err(MtpError::NestedContainer);
+                }
+                for e in unpack_container(msg_id, body)? {
+                    self.process(e.msg_id, e.seq_no, &e.body, now, true)?;
+                }
+            }
+            types::GzipPacked::CONSTRUCTOR_ID => {
+                let inner = unwrap_gzip(body)?.into_owned();
+                self.process(msg_id, seq_no & !1, &inner, now, in_container)?;
+            }
+            types::RpcResult::CONSTRUCTOR_ID => {
+                let r = RpcResult::parse(body)?;
+                self.on_rpc_result(r);
+            }
+            types::MsgsAck::CONSTRUCTOR_ID => {
+                for id in types::MsgsAck::from_bytes(body)?.msg_ids {
+                    self.on_ack(id);
+                }
+            }
+            types::BadServerSalt::CONSTRUCTOR_ID => {
+                let b = types::BadServerSalt::from_bytes(body)?;
+                if self.is_ours(b.bad_msg_id) {
+                    self.salt = b.new_server_salt;
+                    self.events.push_back(Event::SaltChanged(b.new_server_salt));
+                    self.resend(b.bad_msg_id, None);
+                }
+            }
+            types::BadMsgNotification::CONSTRUCTOR_ID => {
+                let b = types::BadMsgNotification::from_bytes(body)?;
+                self.on_bad_msg(msg_id, b, now);
+            }
+            types::NewSessionCreated::CONSTRUCTOR_ID => {
+                let n = types::NewSessionCreated::from_bytes(body)?;
+                self.salt = n.server_salt;
+                // S-17: resend what is older than first_msg_id and unanswered.
+                let older: Vec<i64> = self
+                    .sent
+                    .keys()
+                    .copied()
+                    .filter(|&id| id < n.first_msg_id)
+                    .collect();
+                for id in older {
+                    if let Some(s) = self.sent.get_mut(&id) {
+                        s.acked = false;
+                    }
+                    self.resend(id, None);
+                }
+                self.events.push_back(Event::NewSessionCreated {
+                    first_msg_id: n.first_msg_id,
+                    unique_id: n.unique_id,
+                });
+            }
+            types::FutureSalts::CONSTRUCTOR_ID => {
+                let f = types::FutureSalts::from_bytes(body)?;
+                if let Some(s) = self.sent.remove(&f.req_msg_id) {
+                    if s.out.kind == Kind::FutureSalts {
+                        self.salts_requested = false;
+                        let mut salts = f.salts;
+                        salts.sort_by_key(|s| s.valid_since);
+                        self.future_salts = salts;
+                        self.refresh_salt(now);
+                    }
+                }
+            }
+            types::Pong::CONSTRUCTOR_ID => {
+                let p = types::Pong::from_bytes(body)?;
+                self.sent.remove(&p.msg_id);
+            }
+            types::MsgsStateReq::CONSTRUCTOR_ID => {
+                let req = types::MsgsStateReq::from_bytes(body)?;
+                self.reply_state_info(msg_id, &req.msg_ids);
+            }
+            types::MsgResendReq::CONSTRUCTOR_ID => {
+                let req = types::MsgResendReq::from_bytes(body)?;
+                let (ours, theirs): (Vec<i64>, Vec<i64>) = req
+                    .msg_ids
+                    .iter()
+                    .partition(|id| self.sent.contains_key(id));
+                if theirs.is_empty() {
+                    for id in ours {
+                        self.resend(id, None);
+                    }
+                } else {
+                    // S-27: unknown ids → answer as if it were msgs_state_req.
+                    self.reply_state_info(msg_id, &req.msg_ids);
+                }
+            }
+            types::MsgDetailedInfo::CONSTRUCTOR_ID => {
+                let i = types::MsgDetailedInfo::from_bytes(body)?;
+                self.on_ack(i.msg_id);
+                self.on_detailed_info(i.answer_msg_id);
+            }
+            types::MsgNewDetailedInfo::CONSTRUCTOR_ID => {
+                let i = types::MsgNewDetailedInfo::from_bytes(body)?;
+                self.on_detailed_info(i.answer_msg_id);
+            }
+            types::MsgsAllInfo::CONSTRUCTOR_ID | types::MsgsStateInfo::CONSTRUCTOR_ID => {}
+            types::MsgCopy::CONSTRUCTOR_ID => {
+                let c = types::MsgCopy::from_bytes(body)?;
+                let m = c.orig_message;
+                if !self.receiver.replay().contains(m.msg_id) {
+                    self.process(m.msg_id, m.seqno, &m.body, now, in_container)?;
+                }
+            }
+            types::DestroySessionOk::CONSTRUCTOR_ID | types::DestroySessionNone::CONSTRUCTOR_ID => {
+            }
+            _ => self.events.push_back(Event::Update(body.to_vec())),
+        }
+        Ok(())
+    }
+
+    fn on_rpc_result(&mut self, r: RpcResult) {
+        let Some(sent) = self.sent.remove(&r.req_msg_id) else {
+            // Unknown or cancelled (S-20): the ack is all it gets.
+            return;
+        };
+        if let Kind::Rpc(id) = sent.out.kind {
+            let result = match r.answer {
+                RpcAnswer::Ok(bytes) => Ok(bytes),
+                RpcAnswer::Error { code, message } => Err(RequestError::Rpc { code, message }),
+            };
+            self.finish(id, result);
+        }
+    }
+
+    fn finish(&mut self, id: RequestId, result: Result<Vec<u8>, RequestError>) {
+        if self.requests.remove(&id).is_some() {
+            self.events.push_back(Event::Result { id, result });
+        }
+    }
+
+    fn on_ack(&mut self, msg_id: i64) {
+        if let Some(s) = self.sent.get_mut(&msg_id) {
+            match s.out.kind {
+                // Requests stay until their result arrives.
+                Kind::Rpc(_) | Kind::DropAnswer | Kind::FutureSalts => s.acked = true,
+                _ => {
+                    self.sent.remove(&msg_id);
+                }
+            }
+        }
+    }
+
+    /// S-26: acknowledge an answer we already have, else ask for it again.
+    fn on_detailed_info(&mut self, answer_msg_id: i64) {
+        if self.receiver.replay().contains(answer_msg_id) {
+            self.pending_acks.push(answer_msg_id);
+        } else {
+            self.queue.push_back(Outgoing {
+                kind: Kind::Service,
+                body: types::MsgResendReq {
+                    msg_ids: vec![answer_msg_id],
+                }
+                .to_bytes(),
+                content_related: false,
+                resends: 0,
+            });
+        }
+    }
+
+    /// S-24: one status byte per id, from what this side received.
+    fn reply_state_info(&mut self, req_msg_id: i64, ids: &[i64]) {
+        let info: Vec<u8> = ids
+            .iter()
+            .take(8192)
+            .map(|&id| {
+                if self.receiver.replay().contains(id) {
+                    4 | 8 // received, and acknowledged or about to be
+                } else if id & 3 == 0 {
+                    // Parity says it is one of ours: we never receive those.
+                    1
+                } else {
+                    2
+                }
+            })
+            .collect();
+        self.queue.push_back(Outgoing {
+            kind: Kind::Service,
+            body: types::MsgsStateInfo { req_msg_id, info }.to_bytes(),
+            content_related: false,
+            resends: 0,
+        });
+    }
+
+    /// S-3..S-14: the reactions to bad_msg_notification.
+    fn on_bad_msg(
+        &mut self,
+        notification_msg_id: i64,
+        b: types::BadMsgNotification,
+        now: Duration,
+    ) {
+        if !self.is_ours(b.bad_msg_id) {
+            // S-3: only react to messages we really sent.
+            return;
+        }
+        match b.error_code {
+            16 | 17 => {
+                // S-4, S-5, M-4: take the time from the notification itself.
+                self.ids
+                    .correct_from_server_msg_id(notification_msg_id, now);
+                self.events
+                    .push_back(Event::TimeOffsetCorrected(self.ids.time_offset()));
+                self.resend(b.bad_msg_id, None);
+            }
+            32 | 33 => {
+                // S-9, S-10: the seqno counter is out of step; start a new
+                // session and resend everything unanswered there.
+                self.session_id = self.rng.next_u64() as i64;
+                self.content_sent = 0;
+                self.receiver = Receiver::new(Role::Client);
+                self.events.push_back(Event::SessionReset {
+                    new_session_id: self.session_id,
+                });
+                let all: Vec<i64> = self.sent.keys().copied().collect();
+                for id in all {
+                    if let Some(s) = self.sent.get_mut(&id) {
+                        s.acked = false;
+                    }
+                    self.resend(id, None);
+                }
+            }
+            // S-11: should not have been content-related.
+            34 => self.resend(b.bad_msg_id, Some(false)),
+            // S-12: should have been content-related.
+            35 => self.resend(b.bad_msg_id, Some(true)),
+            // S-6, S-7, S-8, S-14 (and 48 if it ever comes without a salt):
+            // resend with new ids, contents of a container individually.
+            _ => self.resend(b.bad_msg_id, None),
+        }
+    }
+
+    /// Puts a sent message (or every message of a sent container) back at the
+    /// front of the queue for a resend with a new msg_id (M-3).
+    fn resend(&mut self, msg_id: i64, content_related: Option<bool>) {
+        let ids = match self.containers.remove(&msg_id) {
+            Some(inner) => inner,
+            None => vec![msg_id],
+        };
+        for id in ids.into_iter().rev() {
+            let Some(mut s) = self.sent.remove(&id) else {
+                continue;
+            };
+            if let Some(c) = s.container {
+                if let Some(list) = self.containers.get_mut(&c) {
+                    list.retain(|&x| x != id);
+                }
+            }
+            s.out.resends += 1;
+            if let Some(cr) = content_related {
+                s.out.content_related = cr;
+            }
+            if s.out.resends > self.config.max_resends {
+                if let Kind::Rpc(rid) = s.out.kind {
+                    self.finish(rid, Err(RequestError::TooManyResends));
+                }
+                continue;
+            }
+            self.requeue_front(s.out);
+        }
+    }
+
+    /// Whether a packet carrying `msg_id` from the server's clock suggests
+    /// our clock is off by more than the window (used by drivers for logs).
+    pub fn server_time_of(msg_id: i64) -> i64 {
+        msg_id_seconds(msg_id)
+    }
+}
