@@ -5,6 +5,7 @@
 pub mod body;
 pub mod envelope;
 pub mod msg_id;
+pub mod server;
 pub mod session;
 
 use std::time::Duration;
@@ -248,3 +249,6 @@ mod tests {
         assert!(check_seqno_parity(3, &hex::decode("6B18F9C4").unwrap()).is_ok());
     }
 }
+
+#[cfg(test)]
+mod session_tests;

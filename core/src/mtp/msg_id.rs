@@ -53,8 +53,17 @@ impl MsgIdGenerator {
 
     /// M-4: corrects the offset from a server msg_id, e.g. the one carrying
     /// bad_msg_notification 16/17.
+    ///
+    /// When the clock was ahead, later ids go back in time: the server
+    /// rejected every id that far ahead (16/17 come only for ids more than
+    /// 30 s off), so it never accepted one of them and the session stays
+    /// consistent from its point of view.
     pub fn correct_from_server_msg_id(&mut self, server_msg_id: i64, now: Duration) {
-        self.offset = msg_id_seconds(server_msg_id) - now.as_secs() as i64;
+        let offset = msg_id_seconds(server_msg_id) - now.as_secs() as i64;
+        if offset < self.offset {
+            self.last = 0;
+        }
+        self.offset = offset;
     }
 
     /// The next id: the upper 32 bits are server-adjusted seconds, the lower

@@ -699,6 +699,9 @@ impl Session {
             types::FutureSalts::CONSTRUCTOR_ID => {
                 let f = types::FutureSalts::from_bytes(body)?;
                 if let Some(s) = self.sent.remove(&f.req_msg_id) {
+                    if let Kind::Rpc(id) = s.out.kind {
+                        self.finish(id, Ok(body.to_vec()));
+                    }
                     if s.out.kind == Kind::FutureSalts {
                         self.salts_requested = false;
                         let mut salts = f.salts;
@@ -710,7 +713,18 @@ impl Session {
             }
             types::Pong::CONSTRUCTOR_ID => {
                 let p = types::Pong::from_bytes(body)?;
-                self.sent.remove(&p.msg_id);
+                // A ping the caller invoked itself gets the pong as its result.
+                if let Some(Sent {
+                    out:
+                        Outgoing {
+                            kind: Kind::Rpc(id),
+                            ..
+                        },
+                    ..
+                }) = self.sent.remove(&p.msg_id)
+                {
+                    self.finish(id, Ok(body.to_vec()));
+                }
             }
             types::MsgsStateReq::CONSTRUCTOR_ID => {
                 let req = types::MsgsStateReq::from_bytes(body)?;

@@ -1,0 +1,509 @@
+//! Client [`Session`] against [`ServerSession`], in memory, with a
+//! simulated clock: every reaction of PROTOCOL.md sections M and S that
+//! involves both sides.
+
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use super::envelope;
+use super::server::{SaltSchedule, ServerEvent, ServerSession};
+use super::session::{
+    init_connection_prefix, Event, RequestError, RequestId, Session, SessionConfig,
+};
+use crate::crypto::{AuthKey, Direction};
+use crate::tl::service::{functions, types};
+use crate::tl::{Deserialize, Serialize};
+
+const T0: u64 = 1_750_000_000;
+
+/// What the test server's application does with a query.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum App {
+    /// Answer with the query bytes.
+    Echo,
+    /// Keep the query pending (sleep).
+    Hold,
+}
+
+struct Pair {
+    key: AuthKey,
+    client: Session,
+    server: ServerSession,
+    salts: SaltSchedule,
+    /// The client's local clock.
+    now: Duration,
+    /// server clock = client clock + skew.
+    skew: i64,
+    app: App,
+    held: Vec<i64>,
+    queries: Vec<super::server::Query>,
+    events: Vec<Event>,
+    server_events: Vec<ServerEvent>,
+    /// Packets that went each way.
+    c2s: usize,
+    s2c: usize,
+}
+
+fn key() -> AuthKey {
+    let mut k = [0u8; 256];
+    for (i, b) in k.iter_mut().enumerate() {
+        *b = (i * 7 + 3) as u8;
+    }
+    AuthKey::from_bytes(&k)
+}
+
+impl Pair {
+    fn new(config: SessionConfig, client_salt: i64, skew: i64) -> Self {
+        let mut rng = StdRng::seed_from_u64(42);
+        let now = Duration::from_secs(T0);
+        let server_now = (T0 as i64 + skew) as u64;
+        let salts = SaltSchedule::new(0x5A17, server_now as i64, 1800);
+        let mut client = Session::new(config, key(), client_salt, 0, &mut rng);
+        client.on_connected(now);
+        let server = ServerSession::new(client.session_id(), &mut rng);
+        Pair {
+            key: key(),
+            client,
+            server,
+            salts,
+            now,
+            skew,
+            app: App::Echo,
+            held: Vec::new(),
+            queries: Vec::new(),
+            events: Vec::new(),
+            server_events: Vec::new(),
+            c2s: 0,
+            s2c: 0,
+        }
+    }
+
+    fn server_now(&self) -> Duration {
+        Duration::from_secs((self.now.as_secs() as i64 + self.skew) as u64)
+            + Duration::from_nanos(self.now.subsec_nanos() as u64)
+    }
+
+    /// Exchanges packets until both sides are quiet.
+    fn pump(&mut self) {
+        for _ in 0..10_000 {
+            let mut moved = false;
+            while let Some(mut pkt) = self.client.poll_transmit(self.now) {
+                moved = true;
+                self.c2s += 1;
+                let d = envelope::decrypt(&self.key, Direction::ClientToServer, &mut pkt)
+                    .expect("server decrypts client packets");
+                let body = pkt[d.body.clone()].to_vec();
+                let now = self.server_now();
+                self.server
+                    .handle_message(&d.header, &body, &mut self.salts, now);
+            }
+            while let Some(ev) = self.server.poll_event() {
+                match ev {
+                    ServerEvent::Query(q) => {
+                        self.queries.push(q.clone());
+                        match self.app {
+                            App::Echo => self.server.reply(q.req_msg_id, Ok(q.body)),
+                            App::Hold => self.held.push(q.req_msg_id),
+                        }
+                    }
+                    other => self.server_events.push(other),
+                }
+            }
+            let now = self.server_now();
+            let salt = self
+                .salts
+                .current(now.as_secs() as i64, &mut StdRng::seed_from_u64(1));
+            while let Some(mut pkt) = self.server.poll_transmit(&self.key, salt, now, 1024) {
+                moved = true;
+                self.s2c += 1;
+                self.client
+                    .handle_packet(&mut pkt, self.now)
+                    .expect("client accepts server packets");
+            }
+            while let Some(e) = self.client.poll_event() {
+                self.events.push(e);
+            }
+            // Let a pending ack timer (due within a second) fire.
+            if !moved {
+                match self.client.poll_timeout() {
+                    Some(t) if t <= self.now + Duration::from_secs(1) => {
+                        self.now = self.now.max(t);
+                        self.client.handle_timeout(self.now);
+                    }
+                    _ => return,
+                }
+            }
+        }
+        panic!("no quiescence");
+    }
+
+    fn results(&self) -> Vec<(RequestId, Result<Vec<u8>, RequestError>)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Result { id, result } => Some((*id, result.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn no_ping() -> SessionConfig {
+    SessionConfig {
+        ping_interval: None,
+        ..SessionConfig::default()
+    }
+}
+
+/// An API-style call (not a service constructor) the echo app returns.
+fn echo_body(n: u32) -> Vec<u8> {
+    let mut b = 0x7E57_0002u32.to_le_bytes().to_vec();
+    b.extend_from_slice(&n.to_le_bytes());
+    b
+}
+
+/// S-2, S-17, M-10: a request is answered and matched; the first message
+/// creates the session; server content messages get acknowledged.
+#[test]
+fn s2_s17_invoke_round_trip_and_acks() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    let id = p.client.invoke(b"\x01\x02\x03\x04".to_vec());
+    p.pump();
+    assert_eq!(p.results(), vec![(id, Ok(b"\x01\x02\x03\x04".to_vec()))]);
+    assert!(p
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::NewSessionCreated { .. })));
+    // Everything content-related the server sent was acknowledged.
+    p.now += Duration::from_secs(2);
+    p.client.handle_timeout(p.now);
+    p.pump();
+    assert_eq!(p.server.unacked_len(), 0);
+    assert_eq!(p.client.pending_requests(), 0);
+}
+
+/// S-18, M-7, M-8: many pipelined requests go out in containers and all
+/// come back matched to their ids.
+#[test]
+fn s18_pipelined_requests_in_containers() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    let ids: Vec<_> = (0..3000).map(|i| p.client.invoke(echo_body(i))).collect();
+    p.pump();
+    let results = p.results();
+    assert_eq!(results.len(), 3000);
+    for (i, id) in ids.iter().enumerate() {
+        let r = results.iter().find(|(rid, _)| rid == id).unwrap();
+        assert_eq!(r.1, Ok(echo_body(i as u32)));
+    }
+    assert!(p.c2s < 10, "containers used: {} packets", p.c2s);
+}
+
+/// S-13, M-14: a wrong salt gets bad_server_salt; the client adopts the new
+/// salt and resends; the caller only sees the result.
+#[test]
+fn s13_bad_server_salt_recovered() {
+    let mut p = Pair::new(no_ping(), 0x0BAD, 0);
+    let id = p.client.invoke(echo_body(1));
+    p.pump();
+    assert_eq!(p.results(), vec![(id, Ok(echo_body(1)))]);
+    assert_eq!(p.client.salt(), 0x5A17);
+    assert!(p.events.contains(&Event::SaltChanged(0x5A17)));
+    assert_eq!(p.queries.len(), 1, "the query ran once");
+}
+
+/// S-4, S-5, M-4, M-5: a client clock an hour off is corrected from the
+/// bad_msg_notification's own msg_id, and the request then succeeds.
+#[test]
+fn s4_s5_clock_skew_corrected() {
+    for skew in [3600i64, -3600] {
+        let mut p = Pair::new(no_ping(), 0x5A17, skew);
+        let id = p.client.invoke(echo_body(9));
+        p.pump();
+        assert_eq!(p.results(), vec![(id, Ok(echo_body(9)))], "skew {skew}");
+        assert!((p.client.time_offset() - skew).abs() <= 1);
+        assert_eq!(p.queries.len(), 1);
+    }
+}
+
+/// S-9, S-10: seqno desync (forced 32/33) makes the client start a new
+/// session and resend; the request still ends once.
+#[test]
+fn s9_s10_seqno_desync_resets_session() {
+    for code in [32, 33] {
+        let mut p = Pair::new(no_ping(), 0x5A17, 0);
+        p.server.faults.force_bad_msg = Some((code, 1));
+        let old = p.client.session_id();
+        let id = p.client.invoke(echo_body(3));
+        // The server side of the new session is a new ServerSession.
+        let mut pkt = p.client.poll_transmit(p.now).unwrap();
+        let d = envelope::decrypt(&p.key, Direction::ClientToServer, &mut pkt).unwrap();
+        let body = pkt[d.body.clone()].to_vec();
+        p.server
+            .handle_message(&d.header, &body, &mut p.salts, p.now);
+        let salt = p.client.salt();
+        while let Some(mut s) = p.server.poll_transmit(&p.key, salt, p.now, 1024) {
+            p.client.handle_packet(&mut s, p.now).unwrap();
+        }
+        let new = p.client.session_id();
+        assert_ne!(old, new);
+        p.server = ServerSession::new(new, &mut StdRng::seed_from_u64(5));
+        p.pump();
+        let results = p.results();
+        assert_eq!(results, vec![(id, Ok(echo_body(3)))], "code {code}");
+    }
+}
+
+/// S-6, S-7, S-8, S-11, S-12, S-14: other bad_msg codes make the client
+/// resend with a new msg_id; the request succeeds, exactly once.
+#[test]
+fn s6_to_s14_bad_msg_resend() {
+    for code in [18, 19, 20, 34, 35, 64] {
+        let mut p = Pair::new(no_ping(), 0x5A17, 0);
+        p.server.faults.force_bad_msg = Some((code, 1));
+        let id = p.client.invoke(echo_body(4));
+        p.pump();
+        assert_eq!(p.results(), vec![(id, Ok(echo_body(4)))], "code {code}");
+        assert_eq!(p.queries.len(), 1, "code {code}");
+    }
+}
+
+/// A message rejected forever fails with TooManyResends instead of looping.
+#[test]
+fn resend_loop_is_bounded() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    p.server.faults.force_bad_msg = Some((20, 100));
+    let id = p.client.invoke(echo_body(4));
+    p.pump();
+    assert_eq!(p.results(), vec![(id, Err(RequestError::TooManyResends))]);
+}
+
+/// S-20: cancelling a request in flight sends rpc_drop_answer; the server
+/// stops it and the caller sees Cancelled once.
+#[test]
+fn s20_cancel_sends_rpc_drop_answer() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    p.app = App::Hold;
+    let id = p.client.invoke(echo_body(5));
+    p.pump();
+    assert_eq!(p.held.len(), 1);
+    assert!(p.client.cancel(id));
+    p.pump();
+    assert!(p
+        .server_events
+        .iter()
+        .any(|e| matches!(e, ServerEvent::Cancelled { req_msg_id } if *req_msg_id == p.held[0])));
+    assert_eq!(p.results(), vec![(id, Err(RequestError::Cancelled))]);
+    // A late answer from the application is dropped.
+    p.server.reply(p.held[0], Ok(echo_body(5)));
+    p.pump();
+    assert_eq!(p.results().len(), 1);
+}
+
+/// M-10: after a disconnect, requests the server acknowledged are not
+/// resent (never run twice); their answers arrive on the new connection.
+#[test]
+fn m10_acked_requests_not_resent_after_reconnect() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    p.app = App::Hold;
+    let id = p.client.invoke(echo_body(6));
+    p.pump();
+    // Let the server's ack go out.
+    p.pump();
+    assert_eq!(p.queries.len(), 1);
+    p.client.on_disconnected();
+    p.client.on_connected(p.now);
+    p.server.on_new_connection();
+    p.pump();
+    assert_eq!(p.queries.len(), 1, "not resent: it was acknowledged");
+    p.server.reply(p.held[0], Ok(b"done".to_vec()));
+    p.pump();
+    assert_eq!(p.results(), vec![(id, Ok(b"done".to_vec()))]);
+}
+
+/// M-10 the other way: a request the server never saw is resent after a
+/// reconnect with a new msg_id.
+#[test]
+fn m10_unacked_requests_resent_after_reconnect() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    let id = p.client.invoke(echo_body(7));
+    let lost = p.client.poll_transmit(p.now).unwrap();
+    drop(lost); // the connection died with it
+    p.client.on_disconnected();
+    p.client.on_connected(p.now);
+    p.pump();
+    assert_eq!(p.results(), vec![(id, Ok(echo_body(7)))]);
+    assert_eq!(p.queries.len(), 1);
+}
+
+/// close() ends every pending request with Closed.
+#[test]
+fn close_ends_pending_requests() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    p.app = App::Hold;
+    let a = p.client.invoke(echo_body(1));
+    p.pump();
+    let b = p.client.invoke(echo_body(2));
+    p.client.close();
+    while let Some(e) = p.client.poll_event() {
+        p.events.push(e);
+    }
+    let r = p.results();
+    assert!(r.contains(&(a, Err(RequestError::Closed))));
+    assert!(r.contains(&(b, Err(RequestError::Closed))));
+}
+
+/// S-15, M-14: the client asks for future salts before its salt runs out
+/// and switches when the next one becomes valid.
+#[test]
+fn s15_future_salts_fetched_and_used() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    let id = p.client.invoke(echo_body(1));
+    p.pump();
+    assert_eq!(p.results().len(), 1);
+    p.client.handle_timeout(p.now);
+    p.pump();
+    assert!(p.client.future_salts().len() > 1);
+    let next = p.client.future_salts()[1].clone();
+    p.now = Duration::from_secs(next.valid_since as u64 + 1);
+    p.client.handle_timeout(p.now);
+    assert_eq!(p.client.salt(), next.salt);
+    let id2 = p.client.invoke(echo_body(2));
+    p.pump();
+    assert!(p.results().contains(&(id2, Ok(echo_body(2)))));
+    assert_ne!(id, id2);
+}
+
+/// S-16, S-21: the keepalive is ping_delay_disconnect; the pong clears it
+/// and the server arms its disconnect timer.
+#[test]
+fn s21_keepalive_ping_delay_disconnect() {
+    let mut p = Pair::new(SessionConfig::default(), 0x5A17, 0);
+    let t0 = p.now;
+    p.client.handle_timeout(p.now);
+    p.pump();
+    assert!(p
+        .server_events
+        .iter()
+        .any(|e| matches!(e, ServerEvent::DisconnectAt(t) if *t == t0 + Duration::from_secs(75))));
+    assert_eq!(
+        p.client.poll_timeout(),
+        Some(Duration::from_secs(T0 + 60)),
+        "next ping in 60 s"
+    );
+}
+
+/// L-7: the first request after connect is wrapped in
+/// invokeWithLayer(initConnection(...)); the server unwraps it and answers
+/// the outer msg_id.
+#[test]
+fn r4_first_request_wrapped_in_init_connection() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    let init = functions::InitConnection {
+        api_id: 1,
+        device_model: "test".into(),
+        system_version: "1".into(),
+        app_version: "1".into(),
+        system_lang_code: "en".into(),
+        lang_pack: "".into(),
+        lang_code: "en".into(),
+        proxy: None,
+        params: None,
+        query: Vec::new(),
+    };
+    p.client
+        .set_init_connection(Some(init_connection_prefix(228, &init)));
+    let a = p.client.invoke(echo_body(1));
+    p.pump();
+    let b = p.client.invoke(echo_body(2));
+    p.pump();
+    assert_eq!(p.queries[0].layer, Some(228));
+    assert_eq!(p.queries[0].body, echo_body(1));
+    assert_eq!(p.queries[1].layer, None);
+    assert_eq!(
+        p.results(),
+        vec![(a, Ok(echo_body(1))), (b, Ok(echo_body(2)))]
+    );
+}
+
+/// B-13: a large compressible query travels gzip_packed; the server sees
+/// the original bytes.
+#[test]
+fn b13_large_query_gzip_packed() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    let mut big = 0x11223344u32.to_le_bytes().to_vec();
+    big.extend(std::iter::repeat_n(7u8, 20_000));
+    let id = p.client.invoke(big.clone());
+    p.pump();
+    assert_eq!(p.queries[0].body, big);
+    assert_eq!(p.results(), vec![(id, Ok(big))]);
+}
+
+/// Server pushes (updates) reach the client as Update events, in order.
+#[test]
+fn pushed_updates_delivered_in_order() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    p.client.invoke(echo_body(0));
+    p.pump();
+    for i in 0..100u32 {
+        let mut u = 0x7E57_0001u32.to_le_bytes().to_vec();
+        u.extend_from_slice(&i.to_le_bytes());
+        p.server.push(u);
+    }
+    p.pump();
+    let updates: Vec<_> = p
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Update(b) => Some(u32::from_le_bytes(b[4..8].try_into().unwrap())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(updates, (0..100).collect::<Vec<_>>());
+}
+
+/// S-24, S-27: msgs_state_req gets one status byte per id; a resend
+/// request for unknown ids is answered as a state request.
+#[test]
+fn s24_s27_state_requests() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    p.client.invoke(echo_body(0));
+    p.pump();
+    let known = p.queries[0].req_msg_id;
+    let mut rng = StdRng::seed_from_u64(9);
+    let mut ids = crate::mtp::MsgIdGenerator::new(crate::mtp::Role::Client);
+    ids.set_time_offset(0);
+    let now = p.now + Duration::from_secs(1);
+    let _ = &mut rng;
+    for body in [
+        types::MsgsStateReq {
+            msg_ids: vec![known, known + (10i64 << 32)],
+        }
+        .to_bytes(),
+        types::MsgResendReq {
+            msg_ids: vec![known + 4],
+        }
+        .to_bytes(),
+    ] {
+        let msg_id = ids.next(now, false);
+        let hdr = envelope::Header {
+            salt: 0x5A17,
+            session_id: p.client.session_id(),
+            msg_id: msg_id + (1 << 20),
+            seq_no: 100,
+        };
+        p.server.handle_message(&hdr, &body, &mut p.salts, now);
+        let pkt = p.server.poll_transmit(&p.key, 0x5A17, now, 1).unwrap();
+        let mut pkt = pkt;
+        let d = envelope::decrypt(&p.key, Direction::ServerToClient, &mut pkt).unwrap();
+        let info = types::MsgsStateInfo::from_bytes(&pkt[d.body]).unwrap();
+        assert_eq!(info.req_msg_id, hdr.msg_id);
+        if info.info.len() == 2 {
+            assert_eq!(info.info[0] & 7, 4, "received");
+            assert_eq!(info.info[1], 3, "id too high");
+        } else {
+            assert_eq!(info.info.len(), 1);
+        }
+    }
+}
