@@ -13,4 +13,5 @@
 
 pub mod crypto;
 pub mod mtp;
+pub mod storage;
 pub mod tl;
