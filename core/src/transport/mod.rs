@@ -21,10 +21,15 @@ mod error;
 mod framing;
 mod full;
 mod intermediate;
+pub mod obfuscation;
 mod padded;
+
+#[cfg(test)]
+mod test_util;
 
 pub use error::{TransportError, TransportErrorCode};
 pub use framing::{Decoded, Framing, Incoming, Received, Role, DEFAULT_MAX_FRAME};
+pub use obfuscation::{MtProxy, MtProxySecret, ObfuscationParams};
 pub use padded::{padded_payload_len, MAX_PADDING};
 
 /// The token that acknowledges one outgoing encrypted message (T-10):
