@@ -17,6 +17,8 @@
 //! bound before a body byte is stored, and at most one frame is buffered.
 
 mod abridged;
+mod decoder;
+mod encoder;
 mod error;
 mod framing;
 mod full;
@@ -27,6 +29,8 @@ mod padded;
 #[cfg(test)]
 mod test_util;
 
+pub use decoder::FrameDecoder;
+pub use encoder::FrameEncoder;
 pub use error::{TransportError, TransportErrorCode};
 pub use framing::{Decoded, Framing, Incoming, Received, Role, DEFAULT_MAX_FRAME};
 pub use obfuscation::{MtProxy, MtProxySecret, ObfuscationParams};
