@@ -17,7 +17,9 @@
 //! bound before a body byte is stored, and at most one frame is buffered.
 
 mod abridged;
+mod client;
 mod decoder;
+mod detect;
 mod encoder;
 mod error;
 mod framing;
@@ -25,16 +27,21 @@ mod full;
 mod intermediate;
 pub mod obfuscation;
 mod padded;
+mod server;
 
 #[cfg(test)]
 mod test_util;
+#[cfg(test)]
+mod tests;
 
+pub use client::ClientCodec;
 pub use decoder::FrameDecoder;
 pub use encoder::FrameEncoder;
 pub use error::{TransportError, TransportErrorCode};
 pub use framing::{Decoded, Framing, Incoming, Received, Role, DEFAULT_MAX_FRAME};
 pub use obfuscation::{MtProxy, MtProxySecret, ObfuscationParams};
 pub use padded::{padded_payload_len, MAX_PADDING};
+pub use server::{ServerCodec, ServerConfig};
 
 /// The token that acknowledges one outgoing encrypted message (T-10):
 /// the first 4 bytes of `msg_key_large` (the SHA-256 from which msg_key is
