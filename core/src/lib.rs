@@ -15,3 +15,4 @@ pub mod crypto;
 pub mod mtp;
 pub mod storage;
 pub mod tl;
+pub mod transport;
