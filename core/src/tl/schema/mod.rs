@@ -96,6 +96,9 @@ pub use parse::{
 };
 
 #[cfg(test)]
+mod codec_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
