@@ -97,6 +97,8 @@ pub use parse::{
 
 #[cfg(test)]
 mod codec_tests;
+#[cfg(test)]
+mod roundtrip_tests;
 
 #[cfg(test)]
 mod tests {
