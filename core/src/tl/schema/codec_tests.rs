@@ -615,8 +615,8 @@ fn decode_rejections() {
     ));
 }
 
-/// Nesting deeper than the limit is refused both ways, before the stack is
-/// at risk.
+/// B-11, B-13: nesting (objects, `!X` wrappers, gzip_packed layers) deeper
+/// than the limit is refused both ways, before the stack is at risk.
 #[test]
 fn nesting_depth_is_bounded() {
     let s = api();
@@ -676,7 +676,8 @@ proptest! {
         let _ = service().decode(&bytes);
     }
 
-    /// Arbitrary JSON never makes the encoder panic.
+    /// B-7, B-10: arbitrary JSON, also as every field of a real
+    /// declaration, never makes the encoder panic.
     #[test]
     fn encode_never_panics(v in arb_json(), pick in any::<prop::sample::Index>()) {
         let s = api();
