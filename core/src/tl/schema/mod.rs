@@ -1,12 +1,104 @@
 //! TL schemas: the text parser (shared with the build script) and, on top of
-//! it, the indexed [`Schema`] used by the dynamic codec.
+//! it, the indexed [`Schema`] with its schema-driven dynamic codec, which
+//! turns any constructor or function of a loaded schema into bytes and back
+//! through `serde_json::Value`.
+//!
+//! ```
+//! use mtproto::tl::schema::Schema;
+//! use serde_json::json;
+//!
+//! let schema = Schema::parse(
+//!     "inputPeerSelf#7da07ec9 = InputPeer;\n\
+//!      inputPeerUser#dde8a54c user_id:long access_hash:long = InputPeer;\n\
+//!      ---functions---\n\
+//!      messages.getHistory#4423e6c5 peer:InputPeer offset_id:int offset_date:int \
+//!      add_offset:int limit:int max_id:int min_id:int hash:long = messages.Messages;",
+//! )
+//! .unwrap();
+//! let call = json!({
+//!     "_": "messages.getHistory",
+//!     "peer": {"_": "inputPeerUser", "user_id": 777000, "access_hash": "-8029612327539335186"},
+//!     "offset_id": 0, "offset_date": 0, "add_offset": 0, "limit": 20,
+//!     "max_id": 0, "min_id": 0, "hash": 0,
+//! });
+//! let bytes = schema.encode(&call).unwrap();
+//! assert_eq!(&bytes[..4], &0x4423e6c5u32.to_le_bytes());
+//! assert_eq!(schema.decode(&bytes).unwrap(), call);
+//! ```
+//!
+//! # JSON conventions
+//!
+//! These are the conventions every language binding exposes. They are chosen
+//! so that `decode` output can be edited and passed back to `encode`, and so
+//! that JSON parsers in JavaScript (whose numbers are doubles) lose nothing.
+//!
+//! | TL | JSON produced by `decode` | also accepted by `encode` |
+//! | --- | --- | --- |
+//! | constructor / function (boxed or bare) | object with `"_"`: the full schema name (`"inputPeerUser"`, `"help.getConfig"`) and one key per field, named as in the schema | `"_"` may be left out for a bare constructor |
+//! | `int` | number | a float with no fraction (`3.0`); out of `i32` range is an error |
+//! | `long` | number when within ±(2^53 − 1), otherwise a decimal string (`"-8029612327539335186"`) | number or decimal string, any magnitude within `i64` |
+//! | `double` | number; `"NaN"`, `"Infinity"`, `"-Infinity"` for non-finite values | the same |
+//! | `string` | string (the wire must hold valid UTF-8) | |
+//! | `bytes` | base64 string, standard alphabet, with `=` padding | base64 with or without padding, or an array of numbers 0..=255 |
+//! | `int128`, `int256` | lower-case hex string of 32 / 64 digits, bytes in wire order (B-3) | hex in either case, or an array of 16 / 32 numbers |
+//! | `Bool` | `true` / `false` | also `{"_": "boolTrue"}` / `{"_": "boolFalse"}` |
+//! | `flags.N?true` | `true` / `false`, always present | absent or `null` means `false` |
+//! | other `flags.N?T` | the key is absent when the bit is clear | absent or `null` means "not present" |
+//! | `flags:#` (and `flags2:#`...) | left out | ignored if given: computed from the fields present (B-10) |
+//! | `Vector<T>`, `vector<T>` | array | |
+//! | `Object`, `X` | any boxed object (or a boolean for `Bool`) | |
+//! | `!X` | a function-call object | |
+//!
+//! Further rules:
+//!
+//! - **Flags (B-10).** On `encode` a flag bit is set exactly when at least one
+//!   field it controls is present. When several fields share a bit (as in
+//!   `live_photo:flags.3?true video:flags.3?InputDocument`), giving one of them
+//!   requires the others that carry data, and `true` fields on that bit read
+//!   back as `true`. Flag bits that control no field are not preserved.
+//! - **Type checks.** A field of a boxed type (`peer:InputPeer`) must hold a
+//!   constructor of that type; anything else is
+//!   [`CodecError::WrongType`] naming the field path, the expected type and
+//!   the name given. Keys that are not fields of the constructor are
+//!   rejected ([`CodecError::UnknownField`]), so a misspelt optional field
+//!   cannot vanish silently.
+//! - **Boxed and bare (B-7, B-8).** The schema decides: `Vector<long>` is
+//!   written with `1cb5c415`, `vector<future_salt>` and `%Message` without
+//!   any id. The JSON looks the same either way.
+//! - **`gzip_packed` (B-13)** is unpacked wherever a boxed value is expected
+//!   and replaced by its content, so decoded JSON never shows it. `encode`
+//!   never compresses.
+//! - **Vectors without a type.** A boxed `Vector` in an `Object` position (or
+//!   at the top level of [`Schema::decode`]) cannot be read, because the wire
+//!   does not say what its elements are; decode it with
+//!   [`Schema::decode_as`] or [`Schema::decode_function_result`].
+//! - **Duplicate ids**: see [`Schema`]; the later declaration wins.
+//! - **Limits.** Nesting deeper than [`Limits::max_depth`] (64) and
+//!   `gzip_packed` data unpacking to more than [`Limits::max_unpacked_size`]
+//!   (16 MiB per call) are errors, so hostile input costs bounded memory and
+//!   stack. No input, JSON or bytes, makes the codec panic.
 
+mod codec;
+mod decode;
+mod encode;
+mod error;
+mod index;
+mod json;
 pub mod parse;
 
+pub use decode::GZIP_PACKED_ID;
+pub use error::CodecError;
+pub use index::{Limits, Schema, SchemaError};
+pub use json::MAX_SAFE_INTEGER;
 pub use parse::{
-    crc_id, id_mismatches, Category, Definition, FlagRef, IdMismatch, Param, ParamKind, ParseError,
-    TypeRef,
+    crc_id, id_mismatches, parse_type, Category, Definition, FlagRef, IdMismatch, Param, ParamKind,
+    ParseError, TypeRef,
 };
+
+#[cfg(test)]
+mod codec_tests;
+#[cfg(test)]
+mod roundtrip_tests;
 
 #[cfg(test)]
 mod tests {

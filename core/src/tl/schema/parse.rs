@@ -479,6 +479,12 @@ fn parse_declaration(text: &str, category: Category) -> Result<Option<Definition
     Ok(Some(def))
 }
 
+/// Parses a standalone type expression such as `User`, `Vector<long>`,
+/// `Vector User` or `%Message`, as written on the right of a declaration.
+pub fn parse_type(text: &str) -> Result<TypeRef, String> {
+    parse_result(text)
+}
+
 /// The result type may be written `Vector t` (space form) or `Vector<t>`.
 fn parse_result(rhs: &str) -> Result<TypeRef, String> {
     let parts: Vec<&str> = rhs.split_whitespace().collect();
