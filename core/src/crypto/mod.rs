@@ -5,6 +5,7 @@
 //! - [`ctr`]: AES-256-CTR, the transport obfuscation stream (T-16).
 //! - [`kdf`]: msg_key and the per-message AES key/IV (E-3, E-4, P-4, A-12).
 //! - [`key`]: the auth key, its id and aux hash.
+//! - [`prime`]: Miller–Rabin, random primes, pq factorization.
 //!
 //! Nothing here reads a clock, spawns a thread or draws hidden randomness:
 //! every random input is either a caller-supplied CSPRNG
@@ -16,6 +17,7 @@ pub mod hash;
 pub mod ige;
 pub mod kdf;
 pub mod key;
+pub mod prime;
 
 #[cfg(test)]
 pub(crate) mod test_util;
@@ -28,6 +30,7 @@ pub use kdf::{
     tmp_aes_key_iv, Direction,
 };
 pub use key::{new_nonce_hash, AuthKey, AUTH_KEY_LEN};
+pub use prime::{factorize_pq, generate_pq, is_prime_u64, is_probable_prime, random_prime};
 
 /// Every failure of the crypto layer. Each variant names one precise cause so
 /// the protocol layers can log and react without parsing strings.
@@ -43,4 +46,7 @@ pub enum CryptoError {
         expected: usize,
         got: usize,
     },
+    /// A parameter outside what the function supports (e.g. a key size).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(&'static str),
 }
