@@ -6,6 +6,7 @@
 //! - [`kdf`]: msg_key and the per-message AES key/IV (E-3, E-4, P-4, A-12).
 //! - [`key`]: the auth key, its id and aux hash.
 //! - [`prime`]: Miller–Rabin, random primes, pq factorization.
+//! - [`dh`]: DH prime/generator/value checks (G-1..G-3), fixed-width modpow.
 //!
 //! Nothing here reads a clock, spawns a thread or draws hidden randomness:
 //! every random input is either a caller-supplied CSPRNG
@@ -13,6 +14,7 @@
 //! published vector can be reproduced byte for byte.
 
 pub mod ctr;
+pub mod dh;
 pub mod hash;
 pub mod ige;
 pub mod kdf;
@@ -23,6 +25,10 @@ pub mod prime;
 pub(crate) mod test_util;
 
 pub use self::ctr::AesCtr;
+pub use dh::{
+    check_dh_prime, check_dh_value, check_g, modpow_be256, telegram_dh_prime, to_be_256, DhCheck,
+    DhValue, SAFE_PRIME_ROUNDS, TELEGRAM_DH_PRIME,
+};
 pub use hash::{sha1, sha256};
 pub use ige::{ige_decrypt, ige_decrypt_with, ige_encrypt, ige_encrypt_with};
 pub use kdf::{
@@ -49,4 +55,11 @@ pub enum CryptoError {
     /// A parameter outside what the function supports (e.g. a key size).
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
+    /// Input longer than the operation allows (e.g. RSA_PAD data over 144
+    /// bytes, a number wider than its fixed field).
+    #[error("input of {len} bytes exceeds the maximum of {max}")]
+    DataTooLong { len: usize, max: usize },
+    /// A Diffie–Hellman parameter or value failed a G-1..G-3 check.
+    #[error("DH check failed: {0}")]
+    Dh(#[from] DhCheck),
 }
