@@ -7,6 +7,7 @@
 //! - [`key`]: the auth key, its id and aux hash.
 //! - [`prime`]: Miller–Rabin, random primes, pq factorization.
 //! - [`dh`]: DH prime/generator/value checks (G-1..G-3), fixed-width modpow.
+//! - [`rsa`]: RSA keys, PEM, fingerprints, RSA_PAD and its reverse.
 //!
 //! Nothing here reads a clock, spawns a thread or draws hidden randomness:
 //! every random input is either a caller-supplied CSPRNG
@@ -15,11 +16,13 @@
 
 pub mod ctr;
 pub mod dh;
+mod encoding;
 pub mod hash;
 pub mod ige;
 pub mod kdf;
 pub mod key;
 pub mod prime;
+pub mod rsa;
 
 #[cfg(test)]
 pub(crate) mod test_util;
@@ -37,6 +40,10 @@ pub use kdf::{
 };
 pub use key::{new_nonce_hash, AuthKey, AUTH_KEY_LEN};
 pub use prime::{factorize_pq, generate_pq, is_prime_u64, is_probable_prime, random_prime};
+pub use rsa::{
+    parse_pem_bundle, rsa_legacy_encrypt, rsa_pad_encrypt, rsa_pad_encrypt_with, RsaPrivateKey,
+    RsaPublicKey, LEGACY_MAX_DATA, RSA_PAD_MAX_DATA, RSA_PAD_PADDED_LEN,
+};
 
 /// Every failure of the crypto layer. Each variant names one precise cause so
 /// the protocol layers can log and react without parsing strings.
@@ -59,6 +66,28 @@ pub enum CryptoError {
     /// bytes, a number wider than its fixed field).
     #[error("input of {len} bytes exceeds the maximum of {max}")]
     DataTooLong { len: usize, max: usize },
+    /// A PEM text that is not a usable key file.
+    #[error("invalid PEM: {0}")]
+    InvalidPem(&'static str),
+    /// DER that is malformed or not the expected key structure.
+    #[error("invalid DER: {0}")]
+    InvalidDer(&'static str),
+    /// Key material that parses but cannot be a valid key for the operation.
+    #[error("invalid RSA key: {0}")]
+    InvalidKey(&'static str),
+    /// An RSA input that is not below the modulus (A-9 step 1).
+    #[error("RSA input is not below the modulus")]
+    NotBelowModulus,
+    /// Decryption produced a structurally impossible plaintext.
+    #[error("decryption failed: {0}")]
+    DecryptFailed(&'static str),
+    /// An integrity hash inside decrypted data did not match (A-9 step 4).
+    #[error("hash mismatch")]
+    HashMismatch,
+    /// A randomized retry loop ran out of attempts (only a broken RNG can
+    /// cause this).
+    #[error("retry limit reached: {0}")]
+    RetryLimit(&'static str),
     /// A Diffie–Hellman parameter or value failed a G-1..G-3 check.
     #[error("DH check failed: {0}")]
     Dh(#[from] DhCheck),
