@@ -70,14 +70,12 @@ fn split_iv(iv: &[u8; 32]) -> (Chain, Chain) {
 
 /// AES-256-IGE encryption in place. `data.len()` must be a multiple of 16.
 pub fn ige_encrypt(data: &mut [u8], key: &[u8; 32], iv: &[u8; 32]) -> Result<(), CryptoError> {
-    check_len(data)?;
     // Encryption needs only the forward key schedule.
     ige_encrypt_with(&Aes256Enc::new(key.into()), data, iv)
 }
 
 /// AES-256-IGE decryption in place. `data.len()` must be a multiple of 16.
 pub fn ige_decrypt(data: &mut [u8], key: &[u8; 32], iv: &[u8; 32]) -> Result<(), CryptoError> {
-    check_len(data)?;
     ige_decrypt_with(&Aes256Dec::new(key.into()), data, iv)
 }
 
