@@ -30,8 +30,10 @@ estimate_ns() {
 }
 
 # Bytes per second from `openssl speed -mr` ("+F:<n>:AES-256-CBC:<bytes/s>").
+# -elapsed: wall-clock time like criterion (the default is user CPU time,
+# which flatters OpenSSL on a busy machine).
 openssl_bps() {
-    openssl speed -evp aes-256-cbc -bytes "$1" -seconds 1 -mr 2>/dev/null |
+    openssl speed -elapsed -evp aes-256-cbc -bytes "$1" -seconds 1 -mr 2>/dev/null |
         awk -F: '/^\+F:/ { print $4 }'
 }
 
