@@ -11,6 +11,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod crypto;
 pub mod mtp;
 pub mod storage;
