@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mtproto::auth::server_accepts_dc;
 use mtproto::crypto::{msg_key_large, Direction};
 use mtproto::mtp::envelope::{self, OUTER_HEADER_LEN};
 use mtproto::mtp::server::{ServerEvent, ServerSession};
@@ -215,7 +216,7 @@ impl Conn {
         }
         self.dc_checked = true;
         match self.codec.mtproxy_dc_id() {
-            Some(dc) if !crate::dc_matches(self.shared.config.dc_id, i32::from(dc)) => {
+            Some(dc) if !server_accepts_dc(self.shared.config.dc_id, i32::from(dc)) => {
                 self.send_error(TransportErrorCode::InvalidDc.code());
                 self.closing = true;
                 false

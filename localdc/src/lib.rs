@@ -25,7 +25,6 @@
 
 pub mod api;
 mod conn;
-#[path = "handshake_stub.rs"]
 mod handshake;
 mod state;
 
@@ -58,12 +57,6 @@ pub fn test_rsa_key() -> RsaPrivateKey {
             .expect("2048 is a valid RSA key size")
     })
     .clone()
-}
-
-/// Whether a DC id sent by a client names the DC `server_dc` (A-7, T-14):
-/// its own id or the media form of it.
-pub(crate) fn dc_matches(server_dc: i32, client_dc: i32) -> bool {
-    client_dc == server_dc || client_dc == server_dc.saturating_neg()
 }
 
 /// Settings of a [`LocalDc`] before it starts.

@@ -11,7 +11,10 @@ use mtproto::tl::Serialize;
 use mtproto::transport::{Framing, MtProxySecret, ObfuscationParams, TransportErrorCode};
 use mtproto_localdc::api::{self, Call};
 use mtproto_localdc::LocalDc;
-use support::{all_transports, now, random_key, registered_client, Client, Conn, PATIENCE};
+use support::{
+    all_transports, exchanged_client, handshake, now, random_key, registered_client, Client, Conn,
+    HandshakeEnd, PATIENCE,
+};
 
 async fn start() -> LocalDc {
     LocalDc::builder().spawn().await.expect("start localdc")
@@ -19,6 +22,129 @@ async fn start() -> LocalDc {
 
 fn echo(data: &[u8]) -> Vec<u8> {
     Call::Echo(data.to_vec()).to_bytes()
+}
+
+/// A-1..A-19, T-2, T-17: a key is created over every framing, plain and
+/// obfuscated, and carries an encrypted request at once.
+#[tokio::test]
+async fn key_exchange_over_every_transport() {
+    let dc = start().await;
+    let transports = all_transports();
+    for &(framing, obfuscated) in &transports {
+        let mut c = exchanged_client(&dc, framing, obfuscated).await;
+        let answer = c.invoke(echo(b"fresh key")).await.expect("echo answers");
+        assert_eq!(api::parse_payload(&answer).unwrap(), b"fresh key");
+    }
+    assert_eq!(dc.auth_key_count(), transports.len());
+}
+
+/// A-7, T-11: inner data naming another DC, or this DC in the test
+/// environment, gets −444; the media form of this DC is accepted.
+#[tokio::test]
+async fn key_exchange_checks_the_dc_id() {
+    let dc = start().await;
+    for wrong in [3, 10002, -10002] {
+        let mut conn = Conn::connect(dc.addr(), Framing::Intermediate, false).await;
+        let end = handshake(&mut conn, &dc.public_key(), wrong, None).await;
+        assert_eq!(
+            end.err(),
+            Some(HandshakeEnd::Transport(TransportErrorCode::InvalidDc)),
+            "dc {wrong}"
+        );
+    }
+    let mut conn = Conn::connect(dc.addr(), Framing::Intermediate, false).await;
+    assert!(handshake(&mut conn, &dc.public_key(), -2, None)
+        .await
+        .is_ok());
+}
+
+/// a bad handshake query gets −404, and so does every later
+/// message of that run, valid or not; a new run on the same connection
+/// succeeds.
+#[tokio::test]
+async fn failed_key_exchange_run_stays_refused() {
+    use mtproto::auth::{ClientConfig, ClientHandshake, ClientStep, PlainChannel};
+    use mtproto::mtp::Role;
+    use mtproto::transport::Incoming;
+    use rand::SeedableRng;
+
+    let dc = start().await;
+    let mut conn = Conn::connect(dc.addr(), Framing::Abridged, true).await;
+    let mut rng = rand::rngs::StdRng::from_entropy();
+    let mut plain = PlainChannel::new(Role::Client);
+    let config = ClientConfig::new(vec![dc.public_key()], dc.dc_id());
+    let (mut hs, first) = ClientHandshake::start(config, &mut rng);
+    conn.send(&plain.pack(&first, now()), false).await;
+    let Some(Incoming::Packet(res_pq)) = conn.recv_patiently().await else {
+        panic!("resPQ expected");
+    };
+    let (_, body) = plain.unpack(&res_pq).unwrap();
+    let Ok(ClientStep::Send(req_dh)) = hs.handle(body, now(), &mut rng) else {
+        panic!("req_DH_params expected");
+    };
+    // Corrupt the RSA-encrypted inner data (its last byte).
+    let mut bad = req_dh.clone();
+    *bad.last_mut().unwrap() ^= 1;
+    conn.send(&plain.pack(&bad, now()), false).await;
+    assert_eq!(
+        conn.expect_error().await,
+        TransportErrorCode::AuthKeyNotFound
+    );
+    conn.send(&plain.pack(&req_dh, now()), false).await;
+    assert_eq!(
+        conn.expect_error().await,
+        TransportErrorCode::AuthKeyNotFound
+    );
+    // Restarting from A-2 works on the same connection.
+    assert!(handshake(&mut conn, &dc.public_key(), dc.dc_id(), None)
+        .await
+        .is_ok());
+}
+
+/// A-22, P-8: a temporary key works until it expires; then the server has
+/// forgotten it and answers −404.
+#[tokio::test]
+async fn temporary_keys_expire() {
+    let dc = start().await;
+    let mut conn = Conn::connect(dc.addr(), Framing::Intermediate, false).await;
+    let outcome = handshake(&mut conn, &dc.public_key(), dc.dc_id(), Some(1))
+        .await
+        .expect("temporary key created");
+    assert!(outcome.expires_at.is_some());
+    let mut c = Client::new(
+        conn,
+        outcome.auth_key,
+        outcome.server_salt,
+        outcome.time_offset,
+    );
+    c.invoke(echo(b"while valid")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    c.session.invoke(echo(b"too late"));
+    c.flush().await;
+    assert_eq!(
+        c.conn.expect_error().await,
+        TransportErrorCode::AuthKeyNotFound
+    );
+    assert_eq!(dc.auth_key_count(), 0);
+}
+
+/// A-14, M-4: a client learns a skewed server clock from the key exchange
+/// and needs no correction afterwards.
+#[tokio::test]
+async fn key_exchange_carries_the_server_clock() {
+    let dc = LocalDc::builder()
+        .clock_offset_secs(-700)
+        .spawn()
+        .await
+        .unwrap();
+    let mut c = exchanged_client(&dc, Framing::PaddedIntermediate, false).await;
+    let offset = c.session.time_offset();
+    assert!((-702..=-698).contains(&offset), "time offset {offset}");
+    c.invoke(echo(b"in sync")).await.unwrap();
+    assert!(!c
+        .events
+        .iter()
+        .any(|e| matches!(e, mtproto::mtp::Event::TimeOffsetCorrected(_))));
 }
 
 /// T-2, T-17, S-2: every framing, plain and obfuscated, carries an
@@ -417,4 +543,91 @@ async fn forgetting_keys_and_sessions() {
         TransportErrorCode::AuthKeyNotFound
     );
     assert_eq!(dc.auth_key_count(), 0);
+}
+
+/// The CLI prints `listening on IP:PORT` first, writes both PEM files,
+/// serves a real client, and exits cleanly on SIGTERM.
+#[tokio::test]
+async fn cli_binary_serves_until_sigterm() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+
+    let dir = std::env::temp_dir().join(format!("localdc-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (private, public) = (dir.join("server.pem"), dir.join("public.pem"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mtproto-localdc"))
+        .args(["--listen", "127.0.0.1:0", "--dc-id", "2", "--rsa-key"])
+        .arg(&private)
+        .arg("--public-key-out")
+        .arg(&public)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the CLI");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let addr: std::net::SocketAddr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line was {first:?}"))
+        .parse()
+        .unwrap();
+
+    let private_pem = std::fs::read_to_string(&private).unwrap();
+    assert!(private_pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+    let public_pem = std::fs::read_to_string(&public).unwrap();
+    assert!(public_pem.starts_with("-----BEGIN RSA PUBLIC KEY-----"));
+    let key = mtproto::crypto::RsaPublicKey::from_pem(&public_pem).unwrap();
+    assert_eq!(
+        mtproto::crypto::RsaPrivateKey::from_pkcs1_pem(&private_pem)
+            .unwrap()
+            .public(),
+        key
+    );
+
+    let mut conn = Conn::connect(addr, Framing::Intermediate, true).await;
+    let outcome = handshake(&mut conn, &key, 2, None).await.unwrap();
+    let mut c = Client::new(
+        conn,
+        outcome.auth_key,
+        outcome.server_salt,
+        outcome.time_offset,
+    );
+    let answer = c.invoke(echo(b"over the CLI")).await.unwrap();
+    assert_eq!(api::parse_payload(&answer).unwrap(), b"over the CLI");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
+
+    // A second start reuses the key file; --help documents the options.
+    let mut again = Command::new(env!("CARGO_BIN_EXE_mtproto-localdc"))
+        .arg("--rsa-key")
+        .arg(&private)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(again.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("listening on 127.0.0.1:"), "{line:?}");
+    assert_eq!(std::fs::read_to_string(&private).unwrap(), private_pem);
+    again.kill().unwrap();
+    let _ = again.wait();
+    let out = Command::new(env!("CARGO_BIN_EXE_mtproto-localdc"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--rsa-key"));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -9,9 +9,10 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mtproto::crypto::{msg_key_large, AuthKey, Direction};
+use mtproto::auth::{AuthOutcome, ClientConfig, ClientHandshake, ClientStep, PlainChannel};
+use mtproto::crypto::{msg_key_large, AuthKey, Direction, RsaPublicKey};
 use mtproto::mtp::envelope;
-use mtproto::mtp::{Event, RequestError, RequestId, Session, SessionConfig};
+use mtproto::mtp::{Event, RequestError, RequestId, Role, Session, SessionConfig};
 use mtproto::transport::{
     quick_ack_token, ClientCodec, Framing, Incoming, ObfuscationParams, TransportErrorCode,
 };
@@ -141,6 +142,68 @@ impl Conn {
             .await
             .expect("the server closes the connection in time");
     }
+}
+
+/// How a key exchange ended when it did not produce a key.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HandshakeEnd {
+    /// The server sent this transport error (T-11).
+    Transport(TransportErrorCode),
+    /// The server closed the connection.
+    Closed,
+}
+
+/// Runs the key exchange (A-2..A-19) on `conn` as a client that trusts
+/// `server_key` and names DC `dc_id` (encoded, A-7); `temp` asks for a
+/// temporary key valid that many seconds.
+pub async fn handshake(
+    conn: &mut Conn,
+    server_key: &RsaPublicKey,
+    dc_id: i32,
+    temp: Option<i32>,
+) -> Result<AuthOutcome, HandshakeEnd> {
+    let mut rng = StdRng::from_entropy();
+    let config = ClientConfig {
+        temp_expires_in: temp,
+        ..ClientConfig::new(vec![server_key.clone()], dc_id)
+    };
+    let (mut hs, first) = ClientHandshake::start(config, &mut rng);
+    let mut plain = PlainChannel::new(Role::Client);
+    conn.send(&plain.pack(&first, now()), false).await;
+    loop {
+        let packet = match conn.recv_patiently().await {
+            Some(Incoming::Packet(p)) => p,
+            Some(Incoming::Error(code)) => return Err(HandshakeEnd::Transport(code)),
+            Some(Incoming::QuickAck(_)) => continue,
+            None => return Err(HandshakeEnd::Closed),
+        };
+        let (_, body) = plain.unpack(&packet).expect("a well-formed server message");
+        match hs
+            .handle(body, now(), &mut rng)
+            .expect("the server's answer passes every client check")
+        {
+            ClientStep::Send(next) => conn.send(&plain.pack(&next, now()), false).await,
+            ClientStep::Done(outcome) => return Ok(outcome),
+        }
+    }
+}
+
+/// A connection on which a key was just created, with a session on it.
+pub async fn exchanged_client(
+    dc: &mtproto_localdc::LocalDc,
+    framing: Framing,
+    obfuscated: bool,
+) -> Client {
+    let mut conn = Conn::connect(dc.addr(), framing, obfuscated).await;
+    let outcome = handshake(&mut conn, &dc.public_key(), dc.dc_id(), None)
+        .await
+        .expect("key exchange succeeds");
+    Client::new(
+        conn,
+        outcome.auth_key,
+        outcome.server_salt,
+        outcome.time_offset,
+    )
 }
 
 /// A random auth key, for tests that register keys instead of running the
