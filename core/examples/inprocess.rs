@@ -20,7 +20,9 @@ use mtproto::transport::{ClientCodec, Framing, Incoming, ObfuscationParams, Serv
 use rand::rngs::OsRng;
 
 fn now() -> Duration {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970")
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
 }
 
 /// Moves every byte the client wrote into the server codec and returns the
@@ -64,7 +66,10 @@ fn to_client(
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
-    println!("[{:>8.1?}] generating the server's 2048-bit RSA key", t.elapsed());
+    println!(
+        "[{:>8.1?}] generating the server's 2048-bit RSA key",
+        t.elapsed()
+    );
     let rsa = RsaPrivateKey::generate(2048, &mut OsRng)?;
     let public = rsa.public();
     println!(
@@ -89,7 +94,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut server_hs = ServerHandshake::new(server_config);
     let mut client_plain = PlainChannel::new(Role::Client);
     let mut server_plain = PlainChannel::new(Role::Server);
-    let (mut client_hs, first) = ClientHandshake::start(ClientConfig::new(vec![public], 2), &mut OsRng);
+    let (mut client_hs, first) =
+        ClientHandshake::start(ClientConfig::new(vec![public], 2), &mut OsRng);
     client_codec.encode(&client_plain.pack(&first, now()), false, &mut c2s)?;
     let t_kex = Instant::now();
     let (outcome, server_outcome) = loop {
@@ -193,7 +199,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Event::Result { id, result } => {
                     answered += 1;
                     let text = result
-                        .map(|b| String::from_utf8_lossy(&b[4..]).trim_end_matches('\0').to_string())
+                        .map(|b| {
+                            String::from_utf8_lossy(&b[4..])
+                                .trim_end_matches('\0')
+                                .to_string()
+                        })
                         .map_err(|e| format!("{e:?}"));
                     println!("[{:>8.1?}] result  {id:?}: {text:?}", t.elapsed());
                 }
