@@ -39,6 +39,13 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a closed connection waits for the client to close its side.
 const LINGER: Duration = Duration::from_secs(2);
 
+/// Sessions kept per auth key; beyond this one is forgotten (M-12 lets a
+/// server forget sessions), so random session ids cannot exhaust memory.
+const MAX_SESSIONS_PER_KEY: usize = 1024;
+/// Longest ping_delay_disconnect honoured (S-21); the client sends i32
+/// seconds, which no timer needs to represent.
+const MAX_DISCONNECT_DELAY: Duration = Duration::from_secs(24 * 3600);
+
 type SessionKey = (i64, i64);
 
 /// The protocol state of one connection (lives in the reader task).
@@ -285,6 +292,9 @@ impl Conn {
             let header = decrypted.header;
             let sid = header.session_id;
             let body = packet.get(decrypted.body).unwrap_or(&[]);
+            if !ks.sessions.contains_key(&sid) && ks.sessions.len() >= MAX_SESSIONS_PER_KEY {
+                evict_a_session(ks);
+            }
             let slot = ks
                 .sessions
                 .entry(sid)
@@ -350,7 +360,7 @@ impl Conn {
                 }
             }
             ServerEvent::DisconnectAt(at) => {
-                let delay = at.saturating_sub(now);
+                let delay = at.saturating_sub(now).min(MAX_DISCONNECT_DELAY);
                 self.disconnect_at = Some(Instant::now() + delay);
             }
         }
@@ -506,6 +516,19 @@ impl Conn {
             }
             Err(_) => self.closing = true,
         }
+    }
+}
+
+/// Forgets one session of a full key: preferably one no connection serves.
+fn evict_a_session(ks: &mut KeyState) {
+    let victim = ks
+        .sessions
+        .iter()
+        .find(|(_, slot)| slot.link.is_none())
+        .or_else(|| ks.sessions.iter().next())
+        .map(|(&sid, _)| sid);
+    if let Some(sid) = victim {
+        ks.sessions.remove(&sid);
     }
 }
 

@@ -520,6 +520,24 @@ async fn mtproxy_endpoint() {
     plain.expect_closed().await;
 }
 
+/// A data center on its own thread serves clients of another runtime and
+/// closes everything on shutdown.
+#[tokio::test]
+async fn start_on_thread_and_shutdown() {
+    let dc = LocalDc::builder()
+        .dc_id(10002)
+        .start_on_thread()
+        .expect("start on a thread");
+    let addr = dc.addr();
+    let mut c = exchanged_client(&dc, Framing::Abridged, false).await;
+    c.invoke(echo(b"threaded")).await.unwrap();
+    tokio::task::spawn_blocking(move || dc.shutdown())
+        .await
+        .unwrap();
+    c.conn.expect_closed().await;
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
 /// The handle's bookkeeping: connections, keys, forgetting them.
 #[tokio::test]
 async fn forgetting_keys_and_sessions() {
