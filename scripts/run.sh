@@ -3,4 +3,4 @@
 # state machines create an auth key and exchange encrypted messages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec cargo run --release --locked -p mtproto --example demo "$@"
+exec cargo run --release --locked -p mtproto --example inprocess "$@"

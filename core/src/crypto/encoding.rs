@@ -198,7 +198,7 @@ pub(crate) fn to_pem(label: &str, der: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    /// The DER reader rejects every non-DER form it may meet.
+    /// A-3 (key files): the DER reader rejects every non-DER form it may meet.
     #[test]
     fn der_reader_is_strict() {
         let cases: [(&[u8], &str); 8] = [
@@ -227,7 +227,8 @@ mod tests {
         assert_eq!(ok.finish(), Err(CryptoError::InvalidDer("trailing bytes")));
     }
 
-    /// Written lengths and integers read back, including long-form lengths.
+    /// A-3 (key files): written lengths and integers read back, including
+    /// long-form lengths.
     #[test]
     fn der_writer_round_trips() {
         for len in [0usize, 1, 127, 128, 255, 256, 70000] {
@@ -244,7 +245,7 @@ mod tests {
         }
     }
 
-    /// PEM framing errors are typed.
+    /// A-3 (key files): PEM framing errors are typed.
     #[test]
     fn pem_framing_errors() {
         let cases = [

@@ -54,8 +54,8 @@ mod tests {
         );
     }
 
-    /// Splitting the input anywhere (including empty parts) never changes the
-    /// digest: the multi-part form is a pure convenience.
+    /// E-3, E-4, A-12: every MTProto hash input is a concatenation; splitting
+    /// it anywhere (including empty parts) never changes the digest.
     #[test]
     fn multi_part_equals_concatenation() {
         let data: Vec<u8> = (0u8..=200).collect();

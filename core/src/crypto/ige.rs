@@ -9,7 +9,8 @@
 //! Both directions are inherently sequential, like CBC encryption, so the
 //! speed limit is the latency of one AES block. The loop therefore runs
 //! inside the cipher's backend (one CPU-feature dispatch per call, not per
-//! block), keeps the chain values in `u128` registers and never allocates.
+//! block, and the AES rounds inline into it), keeps the chain values in
+//! registers and never allocates.
 //! The core is generic over any 128-bit block cipher so the AES-128
 //! known-answer tests of OpenSSL (TV §6) exercise exactly the same code as
 //! AES-256.
@@ -33,28 +34,48 @@ fn check_len(data: &[u8]) -> Result<(), CryptoError> {
     }
 }
 
+/// Chain values are plain 16-byte arrays combined with byte-wise XOR
+/// loops: LLVM turns each loop into one vector XOR and keeps the values in
+/// SIMD registers next to the AES state. (As `u128` they lived in pairs of
+/// general-purpose registers, and the moves between the two register files
+/// sat on the critical path of every block.)
+type Chain = [u8; IGE_BLOCK];
+
 #[inline(always)]
-fn load(bytes: &[u8]) -> u128 {
-    let mut b = [0u8; 16];
+fn load(bytes: &[u8]) -> Chain {
+    let mut b = [0u8; IGE_BLOCK];
     b.copy_from_slice(bytes);
-    // Only XOR is applied to these values, so the byte order is irrelevant.
-    u128::from_ne_bytes(b)
+    b
 }
 
-fn split_iv(iv: &[u8; 32]) -> (u128, u128) {
+#[inline(always)]
+fn xor(a: &[u8], b: &Chain) -> Chain {
+    let mut out = [0u8; IGE_BLOCK];
+    for i in 0..IGE_BLOCK {
+        out[i] = a[i] ^ b[i];
+    }
+    out
+}
+
+#[inline(always)]
+fn xor_into(out: &mut [u8], a: &Chain, b: &Chain) {
+    for i in 0..IGE_BLOCK {
+        out[i] = a[i] ^ b[i];
+    }
+}
+
+fn split_iv(iv: &[u8; 32]) -> (Chain, Chain) {
     (load(&iv[..16]), load(&iv[16..]))
 }
 
 /// AES-256-IGE encryption in place. `data.len()` must be a multiple of 16.
 pub fn ige_encrypt(data: &mut [u8], key: &[u8; 32], iv: &[u8; 32]) -> Result<(), CryptoError> {
-    check_len(data)?;
     // Encryption needs only the forward key schedule.
     ige_encrypt_with(&Aes256Enc::new(key.into()), data, iv)
 }
 
 /// AES-256-IGE decryption in place. `data.len()` must be a multiple of 16.
 pub fn ige_decrypt(data: &mut [u8], key: &[u8; 32], iv: &[u8; 32]) -> Result<(), CryptoError> {
-    check_len(data)?;
     ige_decrypt_with(&Aes256Dec::new(key.into()), data, iv)
 }
 
@@ -95,8 +116,8 @@ where
 /// backend already selected.
 struct EncryptLoop<'a> {
     data: &'a mut [u8],
-    c_prev: u128,
-    p_prev: u128,
+    c_prev: Chain,
+    p_prev: Chain,
 }
 
 impl BlockSizeUser for EncryptLoop<'_> {
@@ -110,10 +131,10 @@ impl BlockClosure for EncryptLoop<'_> {
         let mut block = Block::<B>::default();
         for chunk in self.data.chunks_exact_mut(IGE_BLOCK) {
             let p = load(chunk);
-            block.copy_from_slice(&(p ^ c_prev).to_ne_bytes());
+            xor_into(&mut block, &p, &c_prev);
             backend.proc_block((&mut block).into());
-            let c = load(&block) ^ p_prev;
-            chunk.copy_from_slice(&c.to_ne_bytes());
+            let c = xor(&block, &p_prev);
+            chunk.copy_from_slice(&c);
             c_prev = c;
             p_prev = p;
         }
@@ -123,8 +144,8 @@ impl BlockClosure for EncryptLoop<'_> {
 /// The mirror image of [`EncryptLoop`].
 struct DecryptLoop<'a> {
     data: &'a mut [u8],
-    c_prev: u128,
-    p_prev: u128,
+    c_prev: Chain,
+    p_prev: Chain,
 }
 
 impl BlockSizeUser for DecryptLoop<'_> {
@@ -138,10 +159,10 @@ impl BlockClosure for DecryptLoop<'_> {
         let mut block = Block::<B>::default();
         for chunk in self.data.chunks_exact_mut(IGE_BLOCK) {
             let c = load(chunk);
-            block.copy_from_slice(&(c ^ p_prev).to_ne_bytes());
+            xor_into(&mut block, &c, &p_prev);
             backend.proc_block((&mut block).into());
-            let p = load(&block) ^ c_prev;
-            chunk.copy_from_slice(&p.to_ne_bytes());
+            let p = xor(&block, &c_prev);
+            chunk.copy_from_slice(&p);
             c_prev = c;
             p_prev = p;
         }

@@ -108,7 +108,7 @@ pub fn is_probable_prime<R: RngCore + CryptoRng>(n: &BigUint, rounds: u32, rng: 
 
 /// A random prime of exactly `bits` bits whose two top bits are set, so the
 /// product of two such primes has exactly `2 * bits` bits (an RSA modulus of
-/// the requested size). `bits` must be at least 16.
+/// the requested size). `bits` must be in 16..=16384.
 ///
 /// Candidates are searched upwards from a random odd start; residues modulo
 /// the small primes are kept as integers, so most composites are rejected
@@ -117,9 +117,9 @@ pub fn random_prime<R: RngCore + CryptoRng>(
     bits: u64,
     rng: &mut R,
 ) -> Result<BigUint, CryptoError> {
-    if bits < 16 {
+    if !(16..=16384).contains(&bits) {
         return Err(CryptoError::InvalidArgument(
-            "random_prime needs at least 16 bits",
+            "random_prime supports 16 to 16384 bits",
         ));
     }
     const WINDOW: u32 = 1 << 16;
@@ -383,8 +383,9 @@ mod tests {
         }
     }
 
-    /// The u64 primality test agrees with trial division on small numbers
-    /// and knows the classic strong pseudoprimes are composite.
+    /// A-4, A-9: the u64 primality test behind factorize_pq's "both factors
+    /// are prime" guarantee (and the server's p, q check) agrees with trial
+    /// division on small numbers and rejects classic strong pseudoprimes.
     #[test]
     fn is_prime_u64_is_exact() {
         for n in 0u64..5000 {
@@ -406,8 +407,8 @@ mod tests {
         }
     }
 
-    /// G-1 groundwork: Miller–Rabin accepts known big primes and rejects
-    /// Carmichael numbers and products of big primes.
+    /// G-1: Miller–Rabin accepts known big primes and rejects Carmichael
+    /// numbers and products of big primes.
     #[test]
     fn miller_rabin_known_values() {
         let mut rng = rng();
@@ -441,8 +442,8 @@ mod tests {
         ));
     }
 
-    /// random_prime: exact bit length, top two bits set, prime; too few bits
-    /// is an error.
+    /// A-9 (server RSA key): random_prime gives the exact bit length with the
+    /// top two bits set, and a prime; too few or too many bits is an error.
     #[test]
     fn random_prime_has_requested_size() {
         let mut rng = rng();
@@ -452,9 +453,11 @@ mod tests {
             assert!(p.bit(bits - 2));
             assert!(is_probable_prime(&p, 30, &mut rng));
         }
-        assert!(matches!(
-            random_prime(15, &mut rng),
-            Err(CryptoError::InvalidArgument(_))
-        ));
+        for bits in [0, 15, 16385, u64::MAX] {
+            assert!(matches!(
+                random_prime(bits, &mut rng),
+                Err(CryptoError::InvalidArgument(_))
+            ));
+        }
     }
 }

@@ -56,13 +56,13 @@ pub struct RsaPublicKey {
 }
 
 impl RsaPublicKey {
-    /// Validates and wraps a modulus and exponent: n odd and at least 512
+    /// Validates and wraps a modulus and exponent: n odd with 512 to 16384
     /// bits, e odd with 1 < e < n. (Rejecting these up front keeps every
     /// later operation free of zero or even moduli.)
     pub fn new(n: BigUint, e: BigUint) -> Result<Self, CryptoError> {
-        if n.bits() < 512 || n.is_even() {
+        if !(512..=16384).contains(&n.bits()) || n.is_even() {
             return Err(CryptoError::InvalidKey(
-                "modulus must be odd and at least 512 bits",
+                "modulus must be odd with 512 to 16384 bits",
             ));
         }
         if e <= BigUint::one() || e.is_even() || e >= n {
@@ -329,12 +329,12 @@ pub struct RsaPrivateKey {
 
 impl RsaPrivateKey {
     /// Generates a key with an exactly `bits`-bit modulus and e = 65537
-    /// (`bits` even and at least 512; MTProto uses 2048). Primes come from
+    /// (`bits` even, 512 to 16384; MTProto uses 2048). Primes come from
     /// [`random_prime`] with randomness from `rng`.
     pub fn generate<R: RngCore + CryptoRng>(bits: u64, rng: &mut R) -> Result<Self, CryptoError> {
-        if bits < 512 || bits % 2 != 0 {
+        if !(512..=16384).contains(&bits) || bits % 2 != 0 {
             return Err(CryptoError::InvalidArgument(
-                "RSA key size must be an even number of bits >= 512",
+                "RSA key size must be an even number of bits in 512..=16384",
             ));
         }
         let e = BigUint::from(E);
@@ -393,6 +393,11 @@ impl RsaPrivateKey {
         })
     }
 
+    /// Modulus length in bytes.
+    fn size(&self) -> usize {
+        self.n.bits().div_ceil(8) as usize
+    }
+
     /// The matching public key.
     pub fn public(&self) -> RsaPublicKey {
         RsaPublicKey {
@@ -435,7 +440,7 @@ impl RsaPrivateKey {
 
     /// PKCS#1 `RSAPrivateKey` DER.
     pub fn to_pkcs1_der(&self) -> Vec<u8> {
-        let mut body = Vec::with_capacity(5 * self.public().size());
+        let mut body = Vec::with_capacity(5 * self.size());
         for x in [
             &BigUint::zero(),
             &self.n,
@@ -485,7 +490,7 @@ impl RsaPrivateKey {
     /// modulus length in big-endian bytes.
     pub fn decrypt_raw(&self, c: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let m = self.decrypt_checked(c)?;
-        let mut out = vec![0u8; self.public().size()];
+        let mut out = vec![0u8; self.size()];
         write_be(&m, &mut out)?;
         Ok(out)
     }
@@ -698,7 +703,7 @@ mod tests {
     }
 
     proptest! {
-        /// No byte string makes the DER parsers panic.
+        /// no byte string makes the key parsers panic.
         #[test]
         fn der_parsers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
             let _ = RsaPublicKey::from_pkcs1_der(&bytes);
@@ -706,7 +711,7 @@ mod tests {
             let _ = RsaPrivateKey::from_pkcs1_der(&bytes);
         }
 
-        /// Corrupting one byte of a valid key never panics the parser.
+        /// corrupting one byte of a valid key never panics the parser.
         #[test]
         fn der_parsers_survive_corruption(pos in 0usize..270, val in any::<u8>()) {
             let mut der = prod_key().to_pkcs1_der();
@@ -842,8 +847,9 @@ mod tests {
         );
     }
 
-    /// The legacy format round-trips: SHA1(data) + data + padding comes
-    /// back, and the caller's SHA1 check catches tampering.
+    /// Legacy SHA1-prefixed RSA (the predecessor of; no PROTOCOL.md
+    /// item of its own): SHA1(data) + data + padding comes back, and the
+    /// caller's SHA1 check catches tampering.
     #[test]
     fn legacy_round_trip_and_tamper() {
         let server = server_key();
@@ -868,8 +874,8 @@ mod tests {
         );
     }
 
-    /// Raw RSA: encrypt then decrypt is the identity, and the CRT path equals
-    /// plain c^d mod n.
+    /// A-8 step 10, A-9 step 1: raw RSA encrypt then decrypt is the
+    /// identity, and the CRT path equals plain c^d mod n.
     #[test]
     fn raw_rsa_round_trip_matches_plain_exponentiation() {
         let server = server_key();
@@ -884,8 +890,8 @@ mod tests {
         assert_eq!(BigUint::from_bytes_be(&back), plain);
     }
 
-    /// Private keys survive a PKCS#1 PEM round trip; the public half and its
-    /// fingerprint follow; Debug shows no secret.
+    /// A-3, A-9 (server key): private keys survive a PKCS#1 PEM round trip;
+    /// the public half and its fingerprint follow; Debug shows no secret.
     #[test]
     fn private_key_pem_round_trip() {
         let server = server_key();
@@ -899,7 +905,8 @@ mod tests {
         assert!(!dbg.contains(&server.d.to_str_radix(16)[..16]));
     }
 
-    /// Inconsistent or unsupported private keys are rejected.
+    /// A-9 (server key): inconsistent or unsupported private keys are
+    /// rejected.
     #[test]
     fn private_key_rejects_inconsistent_components() {
         let k = server_key();

@@ -422,6 +422,66 @@ mod tests {
         }
     }
 
+    /// E-10: this side speaks MTProto 2.0 only; a message encrypted with
+    /// the 1.0 scheme (SHA-1 msg_key, v1 KDF) fails the msg_key check.
+    #[test]
+    fn e10_v1_encrypted_message_rejected() {
+        use crate::crypto::{aes_key_iv_v1, msg_key_v1};
+        let key = sample_key();
+        let mut plain = vec![0u8; 32];
+        plain[28..32].copy_from_slice(&4u32.to_le_bytes());
+        plain.extend_from_slice(&[1, 2, 3, 4]);
+        plain.resize(48, 0);
+        let mk = msg_key_v1(&plain[..40]);
+        let (k, iv) = aes_key_iv_v1(&key, &mk, Direction::ClientToServer);
+        ige_encrypt(&mut plain, &k, &iv).unwrap();
+        let mut pkt = key.id().to_vec();
+        pkt.extend_from_slice(&mk);
+        pkt.extend_from_slice(&plain);
+        assert_eq!(
+            decrypt(&key, Direction::ClientToServer, &mut pkt),
+            Err(MtpError::MsgKeyMismatch)
+        );
+    }
+
+    /// E-11: only the first 1024 bits of the key feed the message KDF: two
+    /// keys that differ only in bytes 128..256 produce the same encrypted
+    /// data (the auth_key_id, a hash of the whole key, differs).
+    #[test]
+    fn e11_lower_key_half_never_used_for_transport() {
+        let a = sample_key();
+        let mut bytes = *a.as_bytes();
+        for b in &mut bytes[128..] {
+            *b ^= 0xA5;
+        }
+        let b = AuthKey::from_bytes(&bytes);
+        let hdr = Header {
+            salt: 1,
+            session_id: 2,
+            msg_id: 4,
+            seq_no: 1,
+        };
+        let (mut pa, mut pb) = (Vec::new(), Vec::new());
+        encrypt(
+            &a,
+            Direction::ClientToServer,
+            &hdr,
+            &[9; 8],
+            &mut StdRng::seed_from_u64(3),
+            &mut pa,
+        );
+        encrypt(
+            &b,
+            Direction::ClientToServer,
+            &hdr,
+            &[9; 8],
+            &mut StdRng::seed_from_u64(3),
+            &mut pb,
+        );
+        assert_ne!(pa[..8], pb[..8]);
+        assert_eq!(pa[8..], pb[8..]);
+    }
+
     /// unencrypted envelope, TV §1.1.
     #[test]
     fn a1_plain_envelope() {

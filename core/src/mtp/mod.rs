@@ -210,7 +210,8 @@ mod tests {
         );
     }
 
-    /// G-9, TV §7.4 N3: a session_id that is not ours is rejected.
+    /// G-9, M-12, TV §7.4 N3: a session_id that is not ours is rejected: a
+    /// message is never delivered into another session.
     #[test]
     fn g9_wrong_session_rejected() {
         let mut pkt = hex::decode("0438720625F291F6EB49DC8EAFFE90C4F9A1BF58F78EB72D1E9AFC5B6F91C258A348446D6BFBE58651A10E32BCC06B4F5B284E061578CAE4DDCCCAF54DFCC2FE8EE88238137F8A3ECF8F068130692DDA975A5B56F592717747F1F675ABF5EC749BE4D65125D8D26E0BFC3BB6A1F95E8C2D8EEF0F052834A6").unwrap();

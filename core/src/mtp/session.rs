@@ -679,12 +679,15 @@ impl Session {
                 let n = types::NewSessionCreated::from_bytes(body)?;
                 self.salt = n.server_salt;
                 // S-17: resend what is older than first_msg_id and unanswered.
-                let older: Vec<i64> = self
+                let mut older: Vec<i64> = self
                     .sent
                     .keys()
                     .copied()
                     .filter(|&id| id < n.first_msg_id)
                     .collect();
+                // Newest first: each goes to the queue's front, so the
+                // queue ends up in the original order.
+                older.sort_unstable_by(|a, b| b.cmp(a));
                 for id in older {
                     if let Some(s) = self.sent.get_mut(&id) {
                         s.acked = false;
@@ -871,7 +874,8 @@ impl Session {
                 self.events.push_back(Event::SessionReset {
                     new_session_id: self.session_id,
                 });
-                let all: Vec<i64> = self.sent.keys().copied().collect();
+                let mut all: Vec<i64> = self.sent.keys().copied().collect();
+                all.sort_unstable_by(|a, b| b.cmp(a));
                 for id in all {
                     if let Some(s) = self.sent.get_mut(&id) {
                         s.acked = false;

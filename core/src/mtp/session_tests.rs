@@ -164,7 +164,7 @@ fn echo_body(n: u32) -> Vec<u8> {
     b
 }
 
-/// S-2, S-17, M-10: a request is answered and matched; the first message
+/// S-2, S-17, M-10, S-1, S-28: a request is answered and matched; the first message
 /// creates the session; server content messages get acknowledged.
 #[test]
 fn s2_s17_invoke_round_trip_and_acks() {
@@ -227,7 +227,7 @@ fn s4_s5_clock_skew_corrected() {
     }
 }
 
-/// S-9, S-10: seqno desync (forced 32/33) makes the client start a new
+/// S-9, S-10, M-13: seqno desync (forced 32/33) makes the client start a new
 /// session and resend; the request still ends once.
 #[test]
 fn s9_s10_seqno_desync_resets_session() {
