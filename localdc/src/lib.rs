@@ -26,6 +26,7 @@
 pub mod api;
 mod conn;
 mod handshake;
+mod keydb;
 mod state;
 
 use std::io;
@@ -70,6 +71,7 @@ pub struct LocalDcBuilder {
     faults: Faults,
     drop_after_bytes: Option<u64>,
     mtproxy_secret: Option<MtProxySecret>,
+    key_db: Option<std::path::PathBuf>,
 }
 
 impl Default for LocalDcBuilder {
@@ -83,6 +85,7 @@ impl Default for LocalDcBuilder {
             faults: Faults::default(),
             drop_after_bytes: None,
             mtproxy_secret: None,
+            key_db: None,
         }
     }
 }
@@ -143,6 +146,14 @@ impl LocalDcBuilder {
         self
     }
 
+    /// Persist permanent auth keys in this SQLite file and load the ones
+    /// already there, so clients keep their keys across restarts, as with a
+    /// production DC. Default: keys live in RAM only.
+    pub fn key_db(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.key_db = Some(path.into());
+        self
+    }
+
     fn prepare(self) -> io::Result<(StdTcpListener, Arc<Shared>)> {
         let listener = StdTcpListener::bind(self.listen)?;
         listener.set_nonblocking(true)?;
@@ -160,12 +171,20 @@ impl LocalDcBuilder {
             transport,
             public_key,
         };
-        let shared = Shared::new(
+        let mut shared = Shared::new(
             config,
             self.clock_offset_secs,
             self.drop_after_bytes.unwrap_or(0),
             self.faults,
         );
+        if let Some(path) = &self.key_db {
+            let db = keydb::KeyDb::open(path).map_err(io::Error::other)?;
+            let stored = db.load_all().map_err(io::Error::other)?;
+            for (key, salt) in stored {
+                shared.add_key(key, salt, None);
+            }
+            shared.key_db = Some(db);
+        }
         Ok((listener, Arc::new(shared)))
     }
 

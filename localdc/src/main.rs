@@ -27,6 +27,7 @@ usage: mtproto-localdc --rsa-key PATH [options]
   --bad-msg CODE:N         answer the first N client messages with bad_msg_notification CODE
   --drop-after-bytes N     cut each connection after it has written N bytes
   --mtproxy-secret HEX     act as an MTProxy endpoint with this secret (obfuscation required)
+  --key-db PATH            persist permanent auth keys in this SQLite file (default: RAM only)
   --help                   print this text
 
 Prints `listening on IP:PORT` as its first line, then serves until SIGTERM or Ctrl-C.";
@@ -42,6 +43,7 @@ struct Args {
     faults: Faults,
     drop_after_bytes: Option<u64>,
     mtproxy_secret: Option<MtProxySecret>,
+    key_db: Option<PathBuf>,
 }
 
 fn parse_args(raw: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
@@ -54,6 +56,7 @@ fn parse_args(raw: impl Iterator<Item = String>) -> Result<Option<Args>, String>
     let mut faults = Faults::default();
     let mut drop_after_bytes = None;
     let mut mtproxy_secret = None;
+    let mut key_db = None;
     let mut raw = raw.peekable();
     while let Some(arg) = raw.next() {
         // Both `--flag value` and `--flag=value`.
@@ -102,6 +105,7 @@ fn parse_args(raw: impl Iterator<Item = String>) -> Result<Option<Args>, String>
                     MtProxySecret::from_hex(&v).map_err(|e| format!("--mtproxy-secret: {e}"))?;
                 mtproxy_secret = Some(s);
             }
+            "--key-db" => key_db = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -119,6 +123,7 @@ fn parse_args(raw: impl Iterator<Item = String>) -> Result<Option<Args>, String>
         faults,
         drop_after_bytes,
         mtproxy_secret,
+        key_db,
     }))
 }
 
@@ -191,6 +196,9 @@ fn run(args: Args) -> Result<(), String> {
             .faults(args.faults);
         if let Some(n) = args.drop_after_bytes {
             builder = builder.drop_after_bytes(n);
+        }
+        if let Some(path) = args.key_db {
+            builder = builder.key_db(path);
         }
         if let Some(s) = args.mtproxy_secret {
             builder = builder.mtproxy_secret(s);

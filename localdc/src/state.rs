@@ -110,6 +110,8 @@ pub(crate) struct Shared {
     /// Queries stopped by rpc_drop_answer while running (S-20).
     pub cancelled: AtomicU64,
     pub connections: AtomicUsize,
+    /// Where permanent keys are persisted, if anywhere.
+    pub key_db: Option<crate::keydb::KeyDb>,
 }
 
 impl Shared {
@@ -123,6 +125,7 @@ impl Shared {
             counters: Mutex::new(HashMap::new()),
             cancelled: AtomicU64::new(0),
             connections: AtomicUsize::new(0),
+            key_db: None,
         }
     }
 
@@ -171,6 +174,14 @@ impl Shared {
             sessions: HashMap::new(),
         };
         let state = Arc::new(Mutex::new(state));
+        // A permanent key is persisted before the client can use it; a
+        // temporary one lives in RAM only.
+        if let (None, Some(db)) = (expires_at, &self.key_db) {
+            let guard = state.lock().unwrap_or_else(|e| e.into_inner());
+            if let Err(e) = db.save(&guard.key, first_salt) {
+                tracing::warn!("could not persist auth key {id:#x}: {e}");
+            }
+        }
         keys.insert(id, KeyRef { expires_at, state });
         true
     }
