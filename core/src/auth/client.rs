@@ -22,6 +22,7 @@ use num_bigint::BigUint;
 use rand::{CryptoRng, RngCore};
 use subtle::ConstantTimeEq;
 
+use super::plain::transport_error_code;
 use super::sealed::{initial_salt, legacy_new_nonce_hash, open, seal};
 use super::{decode, AuthError};
 use crate::crypto::{
@@ -272,8 +273,19 @@ impl ClientHandshake {
         now: Duration,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<ClientStep, AuthError> {
+        // A driver that hands over raw payloads may pass the server's
+        // transport error (T-11) here; it ends the run like any failure.
+        let transport_error = transport_error_code(body);
         let state = std::mem::replace(&mut self.state, State::Failed);
         let result = match state {
+            State::Done => {
+                self.state = State::Done;
+                return Err(AuthError::AlreadyComplete);
+            }
+            State::Failed => return Err(AuthError::HandshakeFailedEarlier),
+            _ if transport_error.is_some() => Err(AuthError::ServerTransportError(
+                transport_error.unwrap_or(super::TRANSPORT_ERROR_NOT_FOUND),
+            )),
             State::AwaitResPq { nonce } => self.on_res_pq(nonce, body, rng),
             State::AwaitDhParams {
                 nonce,
@@ -281,11 +293,6 @@ impl ClientHandshake {
                 new_nonce,
             } => self.on_dh_params(nonce, server_nonce, new_nonce, body, now, rng),
             State::AwaitDhGen(dh) => self.on_dh_gen(dh, body, now, rng),
-            State::Done => {
-                self.state = State::Done;
-                return Err(AuthError::AlreadyComplete);
-            }
-            State::Failed => return Err(AuthError::HandshakeFailedEarlier),
         };
         match result {
             Ok((next, step)) => {
@@ -312,10 +319,18 @@ impl ClientHandshake {
         if !bool::from(res.nonce.ct_eq(&nonce)) {
             return Err(AuthError::NonceMismatch("resPQ"));
         }
+        // Each fingerprint is a SHA1: compute ours once, not once per
+        // offered entry (the server controls the length of the list).
+        let ours: Vec<(i64, &RsaPublicKey)> = self
+            .config
+            .rsa_keys
+            .iter()
+            .map(|k| (k.fingerprint(), k))
+            .collect();
         let key = res
             .server_public_key_fingerprints
             .iter()
-            .find_map(|fp| self.config.rsa_keys.iter().find(|k| k.fingerprint() == *fp))
+            .find_map(|fp| ours.iter().find(|(f, _)| f == fp).map(|(_, k)| *k))
             .ok_or_else(|| AuthError::NoKnownFingerprint {
                 offered: res.server_public_key_fingerprints.clone(),
             })?;

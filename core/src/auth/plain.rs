@@ -58,11 +58,8 @@ impl PlainChannel {
     /// error (T-11), reported as [`AuthError::ServerTransportError`].
     pub fn unpack<'a>(&self, packet: &'a [u8]) -> Result<(i64, &'a [u8]), AuthError> {
         if self.role == Role::Client {
-            if let Ok(word) = <[u8; 4]>::try_from(packet) {
-                let code = i32::from_le_bytes(word);
-                if code < 0 {
-                    return Err(AuthError::ServerTransportError(code));
-                }
+            if let Some(code) = transport_error_code(packet) {
+                return Err(AuthError::ServerTransportError(code));
             }
         }
         let (msg_id, body) = unpack_plain(packet)?;
@@ -75,6 +72,13 @@ impl PlainChannel {
         }
         Ok((msg_id, body))
     }
+}
+
+/// The code of a transport error payload: exactly one negative LE int32
+/// (T-11). No handshake message is that short.
+pub(crate) fn transport_error_code(payload: &[u8]) -> Option<i32> {
+    let code = i32::from_le_bytes(<[u8; 4]>::try_from(payload).ok()?);
+    (code < 0).then_some(code)
 }
 
 #[cfg(test)]

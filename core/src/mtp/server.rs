@@ -266,9 +266,17 @@ impl ServerSession {
         if !self.created_sent {
             self.created_sent = true;
             let salt = salts.current(now_s, &mut self.rng);
+            // first_msg_id is the lowest msg_id this message carries: a
+            // container's entries have lower ids than the container, and
+            // the client resends everything below first_msg_id (S-17), so
+            // the container id would make it run those queries twice.
+            let first_msg_id = unpack_container(header.msg_id, body)
+                .ok()
+                .and_then(|entries| entries.iter().map(|e| e.msg_id).min())
+                .unwrap_or(header.msg_id);
             self.queue.push_back((
                 types::NewSessionCreated {
-                    first_msg_id: header.msg_id,
+                    first_msg_id,
                     unique_id: self.unique_id,
                     server_salt: salt,
                 }

@@ -184,6 +184,20 @@ fn s2_s17_invoke_round_trip_and_acks() {
     assert_eq!(p.client.pending_requests(), 0);
 }
 
+/// S-17: when the session's first packet is a container (here a keepalive
+/// ping and a request), first_msg_id is the lowest id inside it, so the
+/// client resends nothing and the request runs once.
+#[test]
+fn s17_first_container_runs_each_query_once() {
+    let mut p = Pair::new(SessionConfig::default(), 0x5A17, 0);
+    let id = p.client.invoke(echo_body(7));
+    // Due now: the keepalive joins the request in one container.
+    p.client.handle_timeout(p.now);
+    p.pump();
+    assert_eq!(p.results(), vec![(id, Ok(echo_body(7)))]);
+    assert_eq!(p.queries.len(), 1, "the query ran once");
+}
+
 /// S-18, M-7, M-8: many pipelined requests go out in containers and all
 /// come back matched to their ids.
 #[test]

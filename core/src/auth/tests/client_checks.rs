@@ -554,3 +554,20 @@ fn feed_at_stage(stage: usize, msg: &[u8]) -> Result<ClientStep, AuthError> {
     rng.fall_back_to(5);
     hs.handle(msg, now(), &mut rng)
 }
+
+/// T-11, A-10: a −404 payload handed to the handshake itself ends the run
+/// with ServerTransportError.
+#[test]
+fn t11_transport_error_body_ends_the_run() {
+    let (mut hs, mut rng) = tv_client_after_res_pq();
+    assert_eq!(
+        hs.handle(&(-404i32).to_le_bytes(), now(), &mut rng)
+            .unwrap_err(),
+        AuthError::ServerTransportError(-404)
+    );
+    assert_eq!(
+        hs.handle(&body_of(SERVER_DH_PARAMS_MSG), now(), &mut rng)
+            .unwrap_err(),
+        AuthError::HandshakeFailedEarlier
+    );
+}
