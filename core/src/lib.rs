@@ -8,12 +8,17 @@
 //! - [`transport`]: abridged / intermediate / padded / full framing, obfuscation, quick-ack.
 //! - [`auth`]: the key exchange, client and server roles.
 //! - [`mtp`]: encrypted message packing and unpacking with every receive check.
+//! - [`runtime`]: the owned network thread and the callback dispatcher thread.
+//! - [`client`]: the public API: sessions, requests as bytes, updates, state events.
 
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod client;
 pub mod crypto;
 pub mod mtp;
+pub(crate) mod net;
+pub mod runtime;
 pub mod storage;
 pub mod tl;
 pub mod transport;

@@ -679,11 +679,19 @@ impl Session {
                 let n = types::NewSessionCreated::from_bytes(body)?;
                 self.salt = n.server_salt;
                 // S-17: resend what is older than first_msg_id and unanswered.
+                // When first_msg_id is one of our containers, the messages
+                // inside it have smaller ids (M-7) but were received with it
+                // in the new session: resending them would run them twice.
+                let in_first: std::collections::HashSet<i64> = self
+                    .containers
+                    .get(&n.first_msg_id)
+                    .map(|inner| inner.iter().copied().collect())
+                    .unwrap_or_default();
                 let mut older: Vec<i64> = self
                     .sent
                     .keys()
                     .copied()
-                    .filter(|&id| id < n.first_msg_id)
+                    .filter(|&id| id < n.first_msg_id && !in_first.contains(&id))
                     .collect();
                 // Newest first: each goes to the queue's front, so the
                 // queue ends up in the original order.

@@ -227,6 +227,24 @@ fn s13_bad_server_salt_recovered() {
     assert_eq!(p.queries.len(), 1, "the query ran once");
 }
 
+/// S-17, M-14: with a wrong salt, a burst of requests is rejected packet
+/// by packet; the resent container that creates the server session has
+/// first_msg_id = the container's id (greater than everything inside, M-7).
+/// The messages inside it were received: they must not be resent, or the
+/// server would run each of them twice.
+#[test]
+fn s17_messages_in_the_creating_container_are_not_resent() {
+    let mut p = Pair::new(no_ping(), 0x0BAD, 0);
+    let ids: Vec<_> = (0..50).map(|i| p.client.invoke(echo_body(i))).collect();
+    p.pump();
+    let results = p.results();
+    assert_eq!(results.len(), 50);
+    for (i, id) in ids.iter().enumerate() {
+        assert!(results.contains(&(*id, Ok(echo_body(i as u32)))));
+    }
+    assert_eq!(p.queries.len(), 50, "every query ran exactly once");
+}
+
 /// S-4, S-5, M-4, M-5: a client clock an hour off is corrected from the
 /// bad_msg_notification's own msg_id, and the request then succeeds.
 #[test]

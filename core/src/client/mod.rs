@@ -1,0 +1,129 @@
+//! The public Rust API that every binding wraps.
+//!
+//! A [`Runtime`](crate::runtime::Runtime) owns one network thread; each
+//! [`ClientSession`] opened on it is one auth key on one DC over one
+//! connection at a time. Requests are TL-serialized bytes in, TL bytes out:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), mtproto::client::Error> {
+//! use mtproto::client::SessionConfig;
+//! use mtproto::runtime::Runtime;
+//!
+//! let runtime = Runtime::new()?;
+//! let pem = std::fs::read_to_string("server.pem").unwrap();
+//! let session = runtime.open_session(SessionConfig::new("127.0.0.1:4430", 2, pem))?;
+//! let ping = vec![0xec, 0x77, 0xbe, 0x7a, 1, 0, 0, 0, 0, 0, 0, 0];
+//! let pong = session.invoke(ping).await?;
+//! # let _ = pong; Ok(()) }
+//! ```
+//!
+//! Threads: every method may be called from any thread. None of them runs
+//! protocol code on the caller's thread; they send a command to the
+//! runtime thread. Update, state and completion callbacks run on the
+//! runtime's dispatcher thread, never on the network thread, so a slow
+//! callback delays only later callbacks.
+
+mod config;
+mod session;
+
+pub use config::{
+    ClientInfo, ReconnectPolicy, SessionConfig, TransportKind, DEFAULT_LAYER, MAX_REQUEST_BYTES,
+};
+pub use session::{ClientSession, Invoke, RequestId};
+
+pub(crate) use config::{check_request, Address, Prepared};
+pub(crate) use session::{Completion, SessionCmd, SessionShared};
+
+#[cfg(test)]
+pub(crate) use config::parse_address;
+
+#[cfg(test)]
+mod fake_server;
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+pub use crate::transport::Framing;
+
+/// Every way a call can fail. Bindings mirror this enum one to one; the
+/// variants and their meaning are stable.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The server answered `rpc_error` (R-1). The request is not retried.
+    #[error("RPC error {code}: {message}")]
+    Rpc { code: i32, message: String },
+    /// The connection or the protocol below the request failed in a way
+    /// the session did not recover from in time.
+    #[error("transport error: {0}")]
+    Transport(String),
+    /// No answer within the request's timeout; the server was asked to
+    /// drop the answer (S-20).
+    #[error("request timed out")]
+    Timeout,
+    /// The caller cancelled the request; the server was asked to drop the
+    /// answer (S-20).
+    #[error("request cancelled")]
+    Cancelled,
+    /// The session or its runtime was closed before an answer came.
+    #[error("session closed")]
+    Closed,
+    /// The caller passed something unusable (bad bytes, PEM, address, …).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// The auth key could not be created, or the server no longer accepts
+    /// it (−404, AUTH_KEY_DUPLICATED).
+    #[error("authorization key error: {0}")]
+    Auth(String),
+    /// The session store failed.
+    #[error("storage error: {0}")]
+    Storage(String),
+}
+
+impl Error {
+    pub(crate) fn from_request(e: crate::mtp::RequestError) -> Self {
+        use crate::mtp::RequestError as R;
+        match e {
+            R::Rpc { code, message } => Error::Rpc { code, message },
+            R::Cancelled => Error::Cancelled,
+            R::TooManyResends => Error::Transport("the server kept rejecting the message".into()),
+            R::Closed => Error::Closed,
+        }
+    }
+}
+
+impl From<crate::storage::StorageError> for Error {
+    fn from(e: crate::storage::StorageError) -> Self {
+        Error::Storage(e.to_string())
+    }
+}
+
+/// The life of a session's connection, reported to the state handler in
+/// order, on the dispatcher thread.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StateEvent {
+    /// A TCP connection is being opened.
+    Connecting,
+    /// The connection is up and the auth key is ready: requests flow.
+    Connected,
+    /// The connection failed or dropped; the next attempt starts after
+    /// `delay`. Requests stay queued (their timeouts still run).
+    WaitingToReconnect { delay: Duration },
+    /// A new auth key was created and saved to the store.
+    KeyCreated,
+    /// The server created a new session for us (S-17): updates sent in
+    /// the meantime may be lost; an API client calls updates.getDifference.
+    ServerSessionCreated,
+    /// `AUTH_KEY_UNREGISTERED` (401): the key is not logged in. The
+    /// session stays open (a login flow runs over it).
+    AuthKeyUnregistered,
+    /// `AUTH_KEY_DUPLICATED` (406): the key was used from two connections
+    /// and is dead. It was deleted from the store; the session closes.
+    AuthKeyDuplicated,
+    /// Transport error −404 on encrypted traffic: the server does not know
+    /// the key (T-11). It was deleted from the store; the session closes,
+    /// or creates a new key when `recreate_lost_key` is set.
+    AuthKeyLost,
+    /// The session ended; every request has ended. Last event.
+    Closed,
+}

@@ -1,0 +1,713 @@
+//! The network half: one tokio task per session ([`Driver`]) that connects,
+//! creates a key when the store has none, drives the sans-IO [`Session`]
+//! over the transport codec, and reconnects with backoff.
+//!
+//! The task owns everything of its session: the [`Session`] state machine
+//! (kept across reconnects, so unacknowledged requests are resent and
+//! acknowledged ones are not), the connection, the request table with its
+//! deadlines and the caller's completion channels. Callers reach it only
+//! through [`SessionCmd`]s; it reaches callers through oneshot channels and
+//! the dispatcher. It never blocks: storage runs on the blocking pool, and
+//! callbacks on the dispatcher thread.
+
+mod conn;
+mod keygen;
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::rngs::OsRng;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::{sleep_until, Instant};
+
+use self::conn::{Conn, Io};
+use crate::client::{
+    Completion, Error, Prepared, RequestId, SessionCmd, SessionShared, StateEvent,
+};
+use crate::crypto::AuthKey;
+use crate::mtp::{self, Event, RequestError, Session};
+use crate::runtime::{Dispatch, DispatchItem};
+use crate::storage::{DcState, StoredSalt};
+use crate::transport::{Incoming, TransportErrorCode};
+
+/// The whole key exchange must finish within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Stop framing packets while this much is waiting to be written.
+const WRITE_HIGH_WATER: usize = 256 * 1024;
+/// Commands taken from the channel in one go, so that a burst of
+/// requests leaves in a few containers rather than one packet each.
+const COMMAND_BATCH: usize = 4096;
+
+/// The local wall clock as the protocol layers want it.
+pub(crate) fn wall_now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// A wall-clock deadline of the [`Session`] as a tokio instant.
+fn instant_for(wall: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(wall.saturating_sub(wall_now()))
+        .unwrap_or(now + Duration::from_secs(86_400))
+}
+
+/// A request the caller is waiting for.
+struct Pending {
+    completion: Completion,
+    deadline: Instant,
+    /// Its id inside the [`Session`]; `None` while no key exists yet.
+    mtp: Option<mtp::RequestId>,
+    /// The body, held until a [`Session`] exists.
+    body: Option<Vec<u8>>,
+    /// What a `Cancelled` from the session means for the caller (a
+    /// timeout cancels too).
+    cancel_reason: Option<Error>,
+}
+
+/// Why a connected phase ended.
+#[derive(Debug)]
+enum Disconnect {
+    /// Close, shutdown or a terminal error: do not reconnect.
+    Stop,
+    /// I/O failure, end of stream, framing or protocol error (G-11), or
+    /// silence beyond the keepalive.
+    Lost(String),
+    /// The server sent a transport error code (T-11).
+    Code(TransportErrorCode),
+    /// AUTH_KEY_DUPLICATED: the key is dead.
+    KeyDuplicated,
+}
+
+/// The per-session task.
+pub(crate) struct Driver {
+    cfg: Prepared,
+    shared: Arc<SessionShared>,
+    cmds: mpsc::UnboundedReceiver<SessionCmd>,
+    dispatch: Dispatch,
+    shutdown: watch::Receiver<bool>,
+    stored: Option<DcState>,
+    session: Option<Session>,
+    pending: HashMap<RequestId, Pending>,
+    by_mtp: HashMap<mtp::RequestId, RequestId>,
+    deadlines: BTreeSet<(Instant, RequestId)>,
+    /// Requests received before a key existed, in order.
+    waiting: VecDeque<RequestId>,
+    /// Consecutive failed connection attempts (drives the backoff).
+    attempt: u32,
+    /// Set when the session must end; pending requests end with it.
+    stop: Option<Error>,
+    key_duplicated: bool,
+    salts_dirty: bool,
+    persist_job: Option<JoinHandle<()>>,
+}
+
+impl Driver {
+    pub fn new(
+        cfg: Prepared,
+        stored: Option<DcState>,
+        shared: Arc<SessionShared>,
+        cmds: mpsc::UnboundedReceiver<SessionCmd>,
+        dispatch: Dispatch,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        Driver {
+            cfg,
+            shared,
+            cmds,
+            dispatch,
+            shutdown,
+            stored,
+            session: None,
+            pending: HashMap::new(),
+            by_mtp: HashMap::new(),
+            deadlines: BTreeSet::new(),
+            waiting: VecDeque::new(),
+            attempt: 0,
+            stop: None,
+            key_duplicated: false,
+            salts_dirty: false,
+            persist_job: None,
+        }
+    }
+
+    /// The task body: connect, (create a key,) serve, reconnect, until
+    /// closed or a terminal error; then end every request.
+    pub async fn run(mut self) {
+        if *self.shutdown.borrow() {
+            self.stop = Some(Error::Closed);
+        }
+        if let Some(state) = self.stored.take() {
+            self.install_session(state.auth_key, state.salt, state.time_offset);
+        }
+        while self.stop.is_none() {
+            self.emit(StateEvent::Connecting);
+            let connect = conn::connect(
+                self.cfg.address.clone(),
+                self.cfg.connect_timeout,
+                self.cfg.transport,
+            );
+            let mut conn = match self.wait(connect).await {
+                None => break,
+                Some(Ok(conn)) => conn,
+                Some(Err(e)) => {
+                    tracing::info!(session = self.shared.id, error = %e, "connect failed");
+                    self.backoff(false).await;
+                    continue;
+                }
+            };
+            if self.session.is_none() {
+                conn = match self.create_key(conn).await {
+                    KeyStep::Ready(conn) => conn,
+                    KeyStep::Retry { flood } => {
+                        self.backoff(flood).await;
+                        continue;
+                    }
+                    KeyStep::Stop => break,
+                };
+            }
+            let Some(session) = self.session.as_mut() else {
+                break;
+            };
+            session.on_connected(wall_now());
+            self.emit(StateEvent::Connected);
+            let reason = self.drive(&mut conn).await;
+            drop(conn);
+            if let Some(session) = self.session.as_mut() {
+                session.on_disconnected();
+            }
+            match reason {
+                Disconnect::Stop => break,
+                Disconnect::KeyDuplicated => {
+                    self.forget_key().await;
+                    self.stop.get_or_insert(Error::Auth(
+                        "AUTH_KEY_DUPLICATED: the server invalidated the auth key".into(),
+                    ));
+                }
+                Disconnect::Code(TransportErrorCode::AuthKeyNotFound) => {
+                    tracing::warn!(
+                        session = self.shared.id,
+                        "the server does not know the auth key"
+                    );
+                    self.forget_key().await;
+                    self.emit(StateEvent::AuthKeyLost);
+                    let lost = Error::Auth("the server does not know the auth key (-404)".into());
+                    if self.cfg.recreate_lost_key {
+                        self.drop_session(lost);
+                        self.backoff(false).await;
+                    } else {
+                        self.stop.get_or_insert(lost);
+                    }
+                }
+                Disconnect::Code(TransportErrorCode::Flood) => self.backoff(true).await,
+                Disconnect::Code(code) => {
+                    tracing::info!(session = self.shared.id, %code, "transport error");
+                    self.backoff(false).await;
+                }
+                Disconnect::Lost(why) => {
+                    tracing::info!(session = self.shared.id, reason = %why, "connection lost");
+                    self.backoff(false).await;
+                }
+            }
+        }
+        self.finish();
+    }
+
+    /// Everything ends: each request with the stop reason, then `Closed`.
+    fn finish(&mut self) {
+        let reason = self.stop.take().unwrap_or(Error::Closed);
+        self.persist();
+        let ids: Vec<RequestId> = self.pending.keys().copied().collect();
+        for id in ids {
+            self.end_request(id, Err(reason.clone()));
+        }
+        self.shared.mark_closed();
+        self.cmds.close();
+        // Requests that raced with the close still get their answer.
+        while let Ok(cmd) = self.cmds.try_recv() {
+            if let SessionCmd::Invoke { completion, .. } = cmd {
+                self.complete(completion, Err(reason.clone()));
+            }
+        }
+        self.emit(StateEvent::Closed);
+    }
+
+    fn emit(&self, event: StateEvent) {
+        tracing::debug!(session = self.shared.id, ?event, "state");
+        self.dispatch
+            .send(DispatchItem::State(self.shared.clone(), event));
+    }
+
+    /// Waits for `fut` while still serving commands and request deadlines.
+    /// `None` when the session must stop.
+    async fn wait<F: Future>(&mut self, fut: F) -> Option<F::Output> {
+        tokio::pin!(fut);
+        loop {
+            if self.stop.is_some() {
+                return None;
+            }
+            let deadline = self.next_deadline();
+            tokio::select! {
+                out = &mut fut => return Some(out),
+                cmd = self.cmds.recv() => self.on_commands(cmd),
+                _ = self.shutdown.changed() => self.on_shutdown(),
+                _ = sleep_until(deadline) => self.expire(),
+            }
+        }
+    }
+
+    /// Waits before the next connection attempt (jittered exponential).
+    async fn backoff(&mut self, flood: bool) {
+        if self.stop.is_some() {
+            return;
+        }
+        let delay = self.cfg.reconnect.delay(self.attempt, flood);
+        self.attempt = self.attempt.saturating_add(1);
+        self.emit(StateEvent::WaitingToReconnect { delay });
+        self.wait(tokio::time::sleep(delay)).await;
+    }
+
+    fn on_shutdown(&mut self) {
+        // Also reached when the runtime dropped the sender.
+        self.stop.get_or_insert(Error::Closed);
+    }
+
+    fn next_deadline(&self) -> Instant {
+        self.deadlines
+            .first()
+            .map(|(t, _)| *t)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
+    }
+
+    fn install_session(&mut self, key: AuthKey, salt: i64, time_offset: i64) {
+        let config = mtp::SessionConfig {
+            ping_interval: self.cfg.ping_interval,
+            ping_disconnect_delay: self.cfg.ping_interval.map_or(75, |p| {
+                (p.as_secs() + p.as_secs() / 4).min(i32::MAX as u64) as i32
+            }),
+            ..mtp::SessionConfig::default()
+        };
+        let mut session = Session::new(config, key, salt, time_offset, &mut OsRng);
+        session.set_init_connection(self.cfg.init_prefix.clone());
+        while let Some(id) = self.waiting.pop_front() {
+            if let Some(p) = self.pending.get_mut(&id) {
+                if let Some(body) = p.body.take() {
+                    let m = session.invoke(body);
+                    p.mtp = Some(m);
+                    self.by_mtp.insert(m, id);
+                }
+            }
+        }
+        self.session = Some(session);
+    }
+
+    /// Ends every request the session holds with `reason` and forgets the
+    /// session (its key is gone). Requests still waiting for a key stay.
+    fn drop_session(&mut self, reason: Error) {
+        self.session = None;
+        let ids: Vec<RequestId> = self.by_mtp.values().copied().collect();
+        self.by_mtp.clear();
+        for id in ids {
+            self.end_request(id, Err(reason.clone()));
+        }
+    }
+
+    async fn forget_key(&mut self) {
+        let store = self.cfg.store.clone();
+        let dc = self.cfg.store_dc;
+        match tokio::task::spawn_blocking(move || store.delete(dc)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "could not delete the dead auth key"),
+            Err(e) => tracing::error!(error = %e, "could not delete the dead auth key"),
+        }
+    }
+
+    async fn create_key(&mut self, conn: Box<Conn>) -> KeyStep {
+        let exchange = keygen::create_key(conn, self.cfg.rsa_keys.clone(), self.cfg.inner_dc);
+        let outcome = match self
+            .wait(tokio::time::timeout(HANDSHAKE_TIMEOUT, exchange))
+            .await
+        {
+            None => return KeyStep::Stop,
+            Some(Err(_)) => {
+                tracing::info!(session = self.shared.id, "key exchange timed out");
+                return KeyStep::Retry { flood: false };
+            }
+            Some(Ok(Err(keygen::KeygenError::Retry(why)))) => {
+                tracing::info!(session = self.shared.id, reason = %why, "key exchange failed");
+                return KeyStep::Retry { flood: false };
+            }
+            Some(Ok(Err(keygen::KeygenError::Flood))) => return KeyStep::Retry { flood: true },
+            Some(Ok(Err(keygen::KeygenError::Terminal(e)))) => {
+                tracing::warn!(session = self.shared.id, error = %e, "key exchange impossible");
+                self.stop.get_or_insert(e);
+                return KeyStep::Stop;
+            }
+            Some(Ok(Ok(done))) => done,
+        };
+        let (conn, outcome) = outcome;
+        // The key is durable before its first use (ARCHITECTURE.md).
+        let state = DcState {
+            dc_id: self.cfg.store_dc,
+            auth_key: outcome.auth_key.clone(),
+            salt: outcome.server_salt,
+            future_salts: Vec::new(),
+            time_offset: outcome.time_offset,
+        };
+        let store = self.cfg.store.clone();
+        let saved = self
+            .wait(tokio::task::spawn_blocking(move || store.save(&state)))
+            .await;
+        match saved {
+            None => KeyStep::Stop,
+            Some(Ok(Ok(()))) => {
+                self.install_session(outcome.auth_key, outcome.server_salt, outcome.time_offset);
+                self.attempt = 0;
+                self.emit(StateEvent::KeyCreated);
+                KeyStep::Ready(conn)
+            }
+            Some(Ok(Err(e))) => {
+                self.stop
+                    .get_or_insert(Error::Storage(format!("saving the new auth key: {e}")));
+                KeyStep::Stop
+            }
+            Some(Err(e)) => {
+                self.stop
+                    .get_or_insert(Error::Storage(format!("saving the new auth key: {e}")));
+                KeyStep::Stop
+            }
+        }
+    }
+
+    /// The connected phase: moves packets between the connection and the
+    /// session until the connection ends or the session must stop.
+    async fn drive(&mut self, conn: &mut Conn) -> Disconnect {
+        let idle_limit = self.cfg.ping_interval.map(|p| p + p / 2);
+        let mut last_rx = Instant::now();
+        loop {
+            // Everything already received.
+            loop {
+                match conn.next_item() {
+                    Ok(Some(item)) => {
+                        if let Some(d) = self.on_incoming(item) {
+                            return d;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => return Disconnect::Lost(format!("transport: {e}")),
+                }
+            }
+            let Some(session) = self.session.as_mut() else {
+                return Disconnect::Stop;
+            };
+            let now = wall_now();
+            if session.poll_timeout().is_some_and(|t| t <= now) {
+                session.handle_timeout(now);
+            }
+            while conn.write_pending() < WRITE_HIGH_WATER {
+                let Some(packet) = session.poll_transmit(now) else {
+                    break;
+                };
+                if let Err(e) = conn.queue(&packet) {
+                    return Disconnect::Lost(format!("transport: {e}"));
+                }
+            }
+            let session_deadline = session.poll_timeout().map(instant_for);
+            self.pump_events();
+            self.persist();
+            if self.key_duplicated {
+                return Disconnect::KeyDuplicated;
+            }
+            if self.stop.is_some() {
+                return Disconnect::Stop;
+            }
+            let mut wake = self.next_deadline();
+            if let Some(t) = session_deadline {
+                wake = wake.min(t);
+            }
+            if let Some(idle) = idle_limit {
+                wake = wake.min(last_rx + idle);
+            }
+            tokio::select! {
+                io = conn.io() => match io {
+                    Ok(Io::Read(0)) => return Disconnect::Lost("closed by the server".into()),
+                    Ok(Io::Read(n)) => {
+                        conn.after_read(n);
+                        last_rx = Instant::now();
+                    }
+                    Ok(Io::Wrote(n)) => conn.after_write(n),
+                    Err(e) => return Disconnect::Lost(format!("I/O: {e}")),
+                },
+                cmd = self.cmds.recv() => self.on_commands(cmd),
+                _ = self.shutdown.changed() => self.on_shutdown(),
+                _ = sleep_until(wake) => {
+                    self.expire();
+                    if idle_limit.is_some_and(|idle| last_rx.elapsed() >= idle) {
+                        return Disconnect::Lost("no data from the server within the keepalive".into());
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_incoming(&mut self, item: Incoming) -> Option<Disconnect> {
+        match item {
+            Incoming::Packet(mut packet) => {
+                let session = self.session.as_mut()?;
+                if let Err(e) = session.handle_packet(&mut packet, wall_now()) {
+                    // G-11: nothing of it was used; drop the connection.
+                    return Some(Disconnect::Lost(format!("rejected packet: {e}")));
+                }
+                // The connection works: the next failure starts a fresh backoff.
+                self.attempt = 0;
+                self.pump_events();
+                None
+            }
+            Incoming::QuickAck(_) => None,
+            Incoming::Error(code) => Some(Disconnect::Code(code)),
+        }
+    }
+
+    /// Handles one command and whatever else is already queued.
+    fn on_commands(&mut self, first: Option<SessionCmd>) {
+        let mut next = first;
+        for _ in 0..COMMAND_BATCH {
+            match next {
+                None => {
+                    // Every handle is gone.
+                    self.stop.get_or_insert(Error::Closed);
+                    return;
+                }
+                Some(cmd) => self.on_command(cmd),
+            }
+            next = match self.cmds.try_recv() {
+                Ok(cmd) => Some(cmd),
+                Err(_) => return,
+            };
+        }
+    }
+
+    fn on_command(&mut self, cmd: SessionCmd) {
+        match cmd {
+            SessionCmd::Invoke {
+                id,
+                body,
+                deadline,
+                completion,
+            } => self.add_request(id, body, deadline, completion),
+            SessionCmd::Cancel(id) => self.cancel(id, Error::Cancelled),
+            SessionCmd::FlushUpdates => {
+                self.dispatch.send(DispatchItem::Flush(self.shared.clone()))
+            }
+            SessionCmd::Close => {
+                self.stop.get_or_insert(Error::Closed);
+            }
+        }
+    }
+
+    fn add_request(
+        &mut self,
+        id: RequestId,
+        body: Vec<u8>,
+        deadline: Instant,
+        completion: Completion,
+    ) {
+        if self.stop.is_some() || self.pending.contains_key(&id) {
+            self.complete(completion, Err(Error::Closed));
+            return;
+        }
+        let (mtp, body) = match self.session.as_mut() {
+            Some(session) => {
+                let m = session.invoke(body);
+                self.by_mtp.insert(m, id);
+                (Some(m), None)
+            }
+            None => {
+                self.waiting.push_back(id);
+                (None, Some(body))
+            }
+        };
+        self.deadlines.insert((deadline, id));
+        self.pending.insert(
+            id,
+            Pending {
+                completion,
+                deadline,
+                mtp,
+                body,
+                cancel_reason: None,
+            },
+        );
+    }
+
+    /// Ends a request early with `reason`; if it is in the session, the
+    /// session drops it (and asks the server to drop the answer, S-20).
+    fn cancel(&mut self, id: RequestId, reason: Error) {
+        let Some(p) = self.pending.get_mut(&id) else {
+            return;
+        };
+        let in_session = match (p.mtp, self.session.as_mut()) {
+            (Some(m), Some(session)) => {
+                p.cancel_reason = Some(reason.clone());
+                session.cancel(m)
+            }
+            _ => false,
+        };
+        if in_session {
+            // The session reports the end as an event.
+            self.pump_events();
+        }
+        if self.pending.contains_key(&id) {
+            self.end_request(id, Err(reason));
+        }
+    }
+
+    /// Ends requests whose deadline passed.
+    fn expire(&mut self) {
+        let now = Instant::now();
+        while let Some(&(at, id)) = self.deadlines.first() {
+            if at > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            self.cancel(id, Error::Timeout);
+        }
+    }
+
+    /// Removes a request from every table and hands its result over.
+    fn end_request(&mut self, id: RequestId, result: Result<Vec<u8>, Error>) {
+        let Some(p) = self.pending.remove(&id) else {
+            return;
+        };
+        self.deadlines.remove(&(p.deadline, id));
+        if let Some(m) = p.mtp {
+            self.by_mtp.remove(&m);
+        }
+        if p.body.is_some() {
+            self.waiting.retain(|w| *w != id);
+        }
+        self.complete(p.completion, result);
+    }
+
+    fn complete(&self, completion: Completion, result: Result<Vec<u8>, Error>) {
+        match completion {
+            // The receiver may be gone (the caller dropped the future).
+            Completion::Channel(tx) => drop(tx.send(result)),
+            Completion::Callback(cb) => self
+                .dispatch
+                .send(DispatchItem::Call(Box::new(move || cb(result)))),
+        }
+    }
+
+    /// Takes the session's events: results to callers, updates to the
+    /// dispatcher, salt and clock changes to the store.
+    fn pump_events(&mut self) {
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        let mut events = Vec::new();
+        while let Some(e) = session.poll_event() {
+            events.push(e);
+        }
+        let mut updates = Vec::new();
+        for event in events {
+            match event {
+                Event::Result { id, result } => {
+                    let Some(&rid) = self.by_mtp.get(&id) else {
+                        continue;
+                    };
+                    let reason = self
+                        .pending
+                        .get_mut(&rid)
+                        .and_then(|p| p.cancel_reason.take());
+                    let result = match result {
+                        Ok(bytes) => Ok(bytes),
+                        Err(RequestError::Cancelled) => Err(reason.unwrap_or(Error::Cancelled)),
+                        Err(e) => Err(Error::from_request(e)),
+                    };
+                    if let Err(Error::Rpc { code, message }) = &result {
+                        self.on_rpc_error(*code, message);
+                    }
+                    self.end_request(rid, result);
+                }
+                Event::Update(body) => updates.push(body),
+                Event::NewSessionCreated { .. } => {
+                    if !updates.is_empty() {
+                        self.send_updates(std::mem::take(&mut updates));
+                    }
+                    self.emit(StateEvent::ServerSessionCreated);
+                }
+                Event::SessionReset { .. } => {
+                    tracing::info!(
+                        session = self.shared.id,
+                        "session reset after a seqno desync"
+                    );
+                }
+                Event::SaltChanged(_) | Event::TimeOffsetCorrected(_) => self.salts_dirty = true,
+            }
+        }
+        if !updates.is_empty() {
+            self.send_updates(updates);
+        }
+    }
+
+    fn send_updates(&self, updates: Vec<Vec<u8>>) {
+        self.dispatch
+            .send(DispatchItem::Updates(self.shared.clone(), updates));
+    }
+
+    /// the two errors that say the key itself is unusable.
+    fn on_rpc_error(&mut self, code: i32, message: &str) {
+        match (code, message) {
+            (401, "AUTH_KEY_UNREGISTERED") => self.emit(StateEvent::AuthKeyUnregistered),
+            (406, "AUTH_KEY_DUPLICATED") if !self.key_duplicated => {
+                self.key_duplicated = true;
+                self.emit(StateEvent::AuthKeyDuplicated);
+            }
+            _ => {}
+        }
+    }
+
+    /// Writes the salt and clock offset to the store, off the network
+    /// thread, one write at a time (a change during a write is written
+    /// after it).
+    fn persist(&mut self) {
+        if !self.salts_dirty || self.persist_job.as_ref().is_some_and(|j| !j.is_finished()) {
+            return;
+        }
+        let Some(session) = self.session.as_ref() else {
+            return;
+        };
+        self.salts_dirty = false;
+        let salt = session.salt();
+        let future: Vec<StoredSalt> = session
+            .future_salts()
+            .iter()
+            .map(|s| StoredSalt {
+                valid_since: s.valid_since,
+                valid_until: s.valid_until,
+                salt: s.salt,
+            })
+            .collect();
+        let offset = session.time_offset();
+        let store = self.cfg.store.clone();
+        let dc = self.cfg.store_dc;
+        self.persist_job = Some(tokio::task::spawn_blocking(move || {
+            if let Err(e) = store
+                .save_salts(dc, salt, &future)
+                .and_then(|()| store.save_time_offset(dc, offset))
+            {
+                tracing::warn!(error = %e, "could not persist the salt and time offset");
+            }
+        }));
+    }
+}
+
+enum KeyStep {
+    Ready(Box<Conn>),
+    Retry { flood: bool },
+    Stop,
+}
