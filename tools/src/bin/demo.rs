@@ -14,8 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mtproto::client::{Runtime, SessionConfig, StateEvent};
+use mtproto::client::{SessionConfig, StateEvent};
 use mtproto::crypto::RsaPrivateKey;
+use mtproto::runtime::Runtime;
 use mtproto::storage::{SessionStore, SqliteStore};
 use mtproto_localdc::api::{self, Call};
 use mtproto_localdc::LocalDc;
@@ -69,7 +70,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     step(&format!(
         "client store {} ({})",
         store_path.display(),
-        if had_key { "holds a key from an earlier run" } else { "empty: a key will be created" }
+        if had_key {
+            "holds a key from an earlier run"
+        } else {
+            "empty: a key will be created"
+        }
     ));
     let runtime = Runtime::new()?;
     let mut config = SessionConfig::new(dc.addr().to_string(), 2, dc.public_key_pem());
@@ -82,7 +87,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         let states = states.clone();
         let t0 = t0;
         session.set_state_handler(move |e: &StateEvent| {
-            let line = format!("[{:>9.3} ms] state: {e:?}", t0.elapsed().as_secs_f64() * 1e3);
+            let line = format!(
+                "[{:>9.3} ms] state: {e:?}",
+                t0.elapsed().as_secs_f64() * 1e3
+            );
             println!("{line}");
             states.lock().unwrap_or_else(|e| e.into_inner()).push(line);
         });
@@ -106,7 +114,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let timeout = Duration::from_secs(30);
     let t = Instant::now();
-    let reply = session.invoke_blocking(Call::Echo(b"hello, data center".to_vec()).to_bytes(), timeout)?;
+    let reply = session.invoke_blocking(
+        Call::Echo(b"hello, data center".to_vec()).to_bytes(),
+        timeout,
+    )?;
     step(&format!(
         "echo answered in {:.3} ms: {:?}",
         t.elapsed().as_secs_f64() * 1e3,
@@ -114,9 +125,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     ));
     let key = store.load(2)?.ok_or("the key was not stored")?;
     step(&format!(
-        "auth key {:02x?} {} (stored before first use)",
+        "auth key {:02x?} {}",
         key.auth_key.id(),
-        if had_key { "reused from the store" } else { "created and stored" }
+        if had_key {
+            "reused from the store"
+        } else {
+            "created, and stored before its first use"
+        }
     ));
 
     let t = Instant::now();
@@ -132,10 +147,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     ));
 
     let t = Instant::now();
-    let before = session.invoke_blocking(Call::Counter { key: "demo".into() }.to_bytes(), timeout)?;
+    let before =
+        session.invoke_blocking(Call::Counter { key: "demo".into() }.to_bytes(), timeout)?;
     let _ = session.invoke_blocking(Call::DropConnection.to_bytes(), timeout);
     step("asked the server to drop the connection");
-    let after = session.invoke_blocking(Call::Counter { key: "demo".into() }.to_bytes(), timeout)?;
+    let after =
+        session.invoke_blocking(Call::Counter { key: "demo".into() }.to_bytes(), timeout)?;
     step(&format!(
         "request after the drop answered in {:.3} ms (counter {} -> {}: each ran once)",
         t.elapsed().as_secs_f64() * 1e3,

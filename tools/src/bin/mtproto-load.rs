@@ -19,7 +19,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mtproto::client::{ClientSession, Runtime, SessionConfig};
+use mtproto::client::{ClientSession, SessionConfig};
+use mtproto::runtime::Runtime;
 use mtproto::storage::MemoryStore;
 use mtproto_localdc::api::{self, Call};
 use mtproto_tools::{live_heap_bytes, rss_bytes, CountingAlloc};
@@ -54,7 +55,9 @@ fn parse_args() -> Result<Args, String> {
             "--rtt" => a.rtt = num()?,
             "--idle" => a.idle = num()?,
             "--help" | "-h" => {
-                return Err("usage: mtproto-load [--requests N] [--window W] [--rtt N] [--idle N]".into())
+                return Err(
+                    "usage: mtproto-load [--requests N] [--window W] [--rtt N] [--idle N]".into(),
+                )
             }
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -74,7 +77,11 @@ impl Server {
     fn start() -> Result<Server, Box<dyn std::error::Error>> {
         let exe = std::env::current_exe()?.with_file_name("mtproto-localdc");
         if !exe.exists() {
-            return Err(format!("{} not found: build it with `cargo build --release -p mtproto-localdc`", exe.display()).into());
+            return Err(format!(
+                "{} not found: build it with `cargo build --release -p mtproto-localdc`",
+                exe.display()
+            )
+            .into());
         }
         let dir = std::env::temp_dir().join(format!("mtproto-load-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
@@ -141,13 +148,18 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         c.ping_interval = None;
         c
     };
-    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
 
     // Warm-up: creates the key the other sessions reuse.
     let session = runtime.open_session(config())?;
     let t = Instant::now();
     session.invoke_blocking(echo64(), Duration::from_secs(30))?;
-    println!("key exchange + first echo: {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "key exchange + first echo: {:.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
 
     // 1. Pipelined echo.
     let rate = tokio.block_on(pipelined(&session, args.requests, args.window))?;
@@ -227,7 +239,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-async fn pipelined(session: &ClientSession, total: usize, window: usize) -> Result<f64, mtproto::client::Error> {
+async fn pipelined(
+    session: &ClientSession,
+    total: usize,
+    window: usize,
+) -> Result<f64, mtproto::client::Error> {
     let body = echo64();
     let t = Instant::now();
     let mut in_flight = std::collections::VecDeque::with_capacity(window);
