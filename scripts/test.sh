@@ -20,3 +20,12 @@ cargo test --workspace --locked
 
 echo "== benchmarks compile"
 cargo bench --workspace --locked --no-run >/dev/null
+
+echo "== examples run"
+cargo run --locked -q -p mtproto --example inprocess >/dev/null
+demo_dir=$(mktemp -d)
+trap 'rm -rf "$demo_dir"' EXIT
+cargo run --locked -q -p mtproto-tools --bin demo -- --data-dir "$demo_dir" | tail -n 3
+second=$(cargo run --locked -q -p mtproto-tools --bin demo -- --data-dir "$demo_dir")
+grep -q "reused from the store" <<<"$second" || { echo "demo: the second run did not reuse the stored key" >&2; echo "$second" >&2; exit 1; }
+echo "demo: second run reused the stored key"
