@@ -399,7 +399,8 @@ fn client_pipelined_requests_all_answered_and_matched() {
         .enable_all()
         .build()
         .unwrap();
-    let n = 3000u32;
+    // More than one command batch (4096) of the session task.
+    let n = 5000u32;
     let started = Instant::now();
     caller.block_on(async {
         let mut set = tokio::task::JoinSet::new();

@@ -473,20 +473,17 @@ impl Driver {
 
     /// Handles one command and whatever else is already queued.
     fn on_commands(&mut self, first: Option<SessionCmd>) {
-        let mut next = first;
-        for _ in 0..COMMAND_BATCH {
-            match next {
-                None => {
-                    // Every handle is gone.
-                    self.stop.get_or_insert(Error::Closed);
-                    return;
-                }
-                Some(cmd) => self.on_command(cmd),
-            }
-            next = match self.cmds.try_recv() {
-                Ok(cmd) => Some(cmd),
+        let Some(first) = first else {
+            // Every handle is gone.
+            self.stop.get_or_insert(Error::Closed);
+            return;
+        };
+        self.on_command(first);
+        for _ in 1..COMMAND_BATCH {
+            match self.cmds.try_recv() {
+                Ok(cmd) => self.on_command(cmd),
                 Err(_) => return,
-            };
+            }
         }
     }
 
