@@ -1,0 +1,264 @@
+//! Load tool: measures the client against a local data center on this
+//! machine and prints figures next to the targets of the project.
+//!
+//! - pipelined 64-byte echo on one session (requests per second)
+//! - unpipelined round trip (p50 / p99)
+//! - heap per idle connected session (N sessions sharing one stored key)
+//!
+//! The data center runs in a child process (`mtproto-localdc`, built beside
+//! this binary) so that client and server sockets do not share one file
+//! descriptor limit, and so that the heap figure is the client's alone.
+//!
+//! ```text
+//! cargo build --release -p mtproto-localdc -p mtproto-tools
+//! target/release/mtproto-load [--requests N] [--window W] [--rtt N] [--idle N]
+//! ```
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mtproto::client::{ClientSession, SessionConfig};
+use mtproto::runtime::Runtime;
+use mtproto::storage::MemoryStore;
+use mtproto_localdc::api::{self, Call};
+use mtproto_tools::{live_heap_bytes, rss_bytes, CountingAlloc};
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+struct Args {
+    requests: usize,
+    window: usize,
+    rtt: usize,
+    idle: usize,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        requests: 100_000,
+        window: 2048,
+        rtt: 5_000,
+        idle: 10_000,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut num = || -> Result<usize, String> {
+            it.next()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| format!("{flag} needs a number"))
+        };
+        match flag.as_str() {
+            "--requests" => a.requests = num()?,
+            "--window" => a.window = num()?.max(1),
+            "--rtt" => a.rtt = num()?,
+            "--idle" => a.idle = num()?,
+            "--help" | "-h" => {
+                return Err(
+                    "usage: mtproto-load [--requests N] [--window W] [--rtt N] [--idle N]".into(),
+                )
+            }
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(a)
+}
+
+/// Starts `mtproto-localdc` from the directory of this binary.
+struct Server {
+    child: Child,
+    addr: String,
+    public_key: String,
+    dir: std::path::PathBuf,
+}
+
+impl Server {
+    fn start() -> Result<Server, Box<dyn std::error::Error>> {
+        let exe = std::env::current_exe()?.with_file_name("mtproto-localdc");
+        if !exe.exists() {
+            return Err(format!(
+                "{} not found: build it with `cargo build --release -p mtproto-localdc`",
+                exe.display()
+            )
+            .into());
+        }
+        let dir = std::env::temp_dir().join(format!("mtproto-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let pem = dir.join("public.pem");
+        let mut child = Command::new(exe)
+            .args(["--listen", "127.0.0.1:0", "--rsa-key"])
+            .arg(dir.join("rsa.pem"))
+            .arg("--public-key-out")
+            .arg(&pem)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().ok_or("no stdout")?).read_line(&mut line)?;
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .ok_or_else(|| format!("unexpected first line: {line:?}"))?
+            .to_string();
+        let public_key = std::fs::read_to_string(&pem)?;
+        Ok(Server {
+            child,
+            addr,
+            public_key,
+            dir,
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn echo64() -> Vec<u8> {
+    Call::Echo(vec![0x42; 64]).to_bytes()
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(args) {
+        eprintln!("mtproto-load: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let server = Server::start()?;
+    println!("localdc at {} (child process)", server.addr);
+    let runtime = Runtime::new()?;
+    let store = Arc::new(MemoryStore::new());
+    let config = || {
+        let mut c = SessionConfig::new(server.addr.clone(), 2, server.public_key.clone());
+        c.store = store.clone();
+        c.ping_interval = None;
+        c
+    };
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+
+    // Warm-up: creates the key the other sessions reuse.
+    let session = runtime.open_session(config())?;
+    let t = Instant::now();
+    session.invoke_blocking(echo64(), Duration::from_secs(30))?;
+    println!(
+        "key exchange + first echo: {:.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+
+    // 1. Pipelined echo.
+    let rate = tokio.block_on(pipelined(&session, args.requests, args.window))?;
+    println!(
+        "pipelined 64 B echo, 1 session, window {}: {:.0} req/s  ({:.2} x target 100,000)",
+        args.window,
+        rate,
+        rate / 100_000.0
+    );
+
+    // 2. Unpipelined round trips.
+    let mut rtts = Vec::with_capacity(args.rtt);
+    for _ in 0..args.rtt {
+        let t = Instant::now();
+        tokio.block_on(session.invoke(echo64()))?;
+        rtts.push(t.elapsed());
+    }
+    rtts.sort();
+    if !rtts.is_empty() {
+        let p = |q: f64| rtts[((rtts.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e6;
+        println!(
+            "unpipelined round trip over {} calls: p50 {:.1} us, p99 {:.1} us  (p50 target <= 60 us: {:.2} x)",
+            rtts.len(),
+            p(0.5),
+            p(0.99),
+            p(0.5) / 60.0
+        );
+    }
+
+    // 3. Idle sessions.
+    if args.idle > 0 {
+        let heap0 = live_heap_bytes();
+        let rss0 = rss_bytes().unwrap_or(0);
+        let t = Instant::now();
+        let mut sessions: Vec<ClientSession> = Vec::with_capacity(args.idle);
+        for _ in 0..args.idle {
+            sessions.push(runtime.open_session(config())?);
+        }
+        // One round trip each proves it is connected and past the session setup.
+        tokio.block_on(async {
+            let mut pending = Vec::new();
+            for s in &sessions {
+                pending.push(s.invoke(echo64()));
+                if pending.len() >= 500 {
+                    for f in pending.drain(..) {
+                        f.await?;
+                    }
+                }
+            }
+            for f in pending {
+                f.await?;
+            }
+            Ok::<_, mtproto::client::Error>(())
+        })?;
+        println!(
+            "{} sessions connected (one echo each) in {:.1} s",
+            sessions.len(),
+            t.elapsed().as_secs_f64()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+        let heap = live_heap_bytes().saturating_sub(heap0);
+        let rss = rss_bytes().unwrap_or(0).saturating_sub(rss0);
+        let per = heap as f64 / args.idle as f64;
+        println!(
+            "idle connected sessions: {} -> heap {:.1} KiB/session ({:.2} x target 20 KiB), RSS {:.1} KiB/session",
+            args.idle,
+            per / 1024.0,
+            per / 20480.0,
+            rss as f64 / args.idle as f64 / 1024.0
+        );
+        for s in &sessions {
+            s.close();
+        }
+    }
+    session.close();
+    runtime.close();
+    Ok(())
+}
+
+async fn pipelined(
+    session: &ClientSession,
+    total: usize,
+    window: usize,
+) -> Result<f64, mtproto::client::Error> {
+    let body = echo64();
+    let t = Instant::now();
+    let mut in_flight = std::collections::VecDeque::with_capacity(window);
+    let mut sent = 0;
+    let mut done = 0;
+    while done < total {
+        while sent < total && in_flight.len() < window {
+            in_flight.push_back(session.invoke(body.clone()));
+            sent += 1;
+        }
+        if let Some(f) = in_flight.pop_front() {
+            let reply = f.await?;
+            debug_assert!(api::parse_payload(&reply).is_ok());
+            done += 1;
+        }
+    }
+    Ok(total as f64 / t.elapsed().as_secs_f64())
+}
