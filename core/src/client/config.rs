@@ -98,7 +98,7 @@ impl ReconnectPolicy {
             delay = delay.max(self.flood_delay.as_secs_f64()).min(cap);
         }
         let jitter = self.jitter.clamp(0.0, 1.0) * unit.clamp(0.0, 1.0);
-        Duration::from_secs_f64((delay * (1.0 - jitter)).max(0.0))
+        Duration::try_from_secs_f64((delay * (1.0 - jitter)).max(0.0)).unwrap_or(self.max_delay)
     }
 
     /// [`delay_with`](Self::delay_with) with jitter from the thread RNG.
@@ -116,7 +116,8 @@ impl ReconnectPolicy {
         if !(0.0..=1.0).contains(&self.jitter) {
             return invalid("reconnect.jitter must be within 0.0..=1.0");
         }
-        Ok(())
+        check_duration("reconnect.max_delay", self.max_delay)?;
+        check_duration("reconnect.flood_delay", self.flood_delay)
     }
 }
 
@@ -275,6 +276,20 @@ fn invalid<T>(msg: impl Into<String>) -> Result<T, Error> {
     Err(Error::InvalidInput(msg.into()))
 }
 
+/// The longest duration any setting accepts. Larger values are mistakes
+/// (and would overflow deadline arithmetic).
+pub const MAX_SETTING: Duration = Duration::from_secs(7 * 86_400);
+
+fn check_duration(name: &str, d: Duration) -> Result<(), Error> {
+    if d > MAX_SETTING {
+        return invalid(format!(
+            "{name} exceeds {} days",
+            MAX_SETTING.as_secs() / 86_400
+        ));
+    }
+    Ok(())
+}
+
 /// Parses `host:port`, `ip:port` or `[ipv6]:port`.
 pub(crate) fn parse_address(text: &str) -> Result<Address, Error> {
     let text = text.trim();
@@ -328,12 +343,14 @@ impl SessionConfig {
         if self.request_timeout.is_zero() {
             return invalid("request_timeout must be positive");
         }
-        if self
-            .ping_interval
-            .is_some_and(|p| p < Duration::from_secs(1))
-        {
-            return invalid("ping_interval must be at least one second");
+        if let Some(p) = self.ping_interval {
+            if p < Duration::from_secs(1) {
+                return invalid("ping_interval must be at least one second");
+            }
+            check_duration("ping_interval", p)?;
         }
+        check_duration("connect_timeout", self.connect_timeout)?;
+        check_duration("request_timeout", self.request_timeout)?;
         self.reconnect.validate()?;
         if self.layer <= 0 {
             return invalid(format!("layer {} must be positive", self.layer));

@@ -99,6 +99,16 @@ fn client_backoff_flood_waits_at_least_flood_delay() {
 }
 
 #[test]
+fn client_handles_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Runtime>();
+    check::<ClientSession>();
+    check::<Error>();
+    fn check_send<T: Send>() {}
+    check_send::<Invoke>();
+}
+
+#[test]
 fn client_reconnect_presets() {
     assert_eq!(
         ReconnectPolicy::desktop().max_delay,
@@ -216,6 +226,22 @@ fn client_config_validation() {
             Box::new(|c| c.reconnect.max_delay = Duration::from_millis(1)),
         ),
         ("layer", Box::new(|c| c.layer = 0)),
+        (
+            "huge request timeout",
+            Box::new(|c| c.request_timeout = Duration::MAX),
+        ),
+        (
+            "huge connect timeout",
+            Box::new(|c| c.connect_timeout = Duration::MAX),
+        ),
+        (
+            "huge ping",
+            Box::new(|c| c.ping_interval = Some(Duration::MAX)),
+        ),
+        (
+            "huge backoff",
+            Box::new(|c| c.reconnect.max_delay = Duration::MAX),
+        ),
     ];
     for (name, mutate) in cases {
         let mut c = base();
@@ -399,7 +425,8 @@ fn client_pipelined_requests_all_answered_and_matched() {
         .enable_all()
         .build()
         .unwrap();
-    let n = 3000u32;
+    // More than one command batch (4096) of the session task.
+    let n = 5000u32;
     let started = Instant::now();
     caller.block_on(async {
         let mut set = tokio::task::JoinSet::new();

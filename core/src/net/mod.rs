@@ -103,6 +103,20 @@ pub(crate) struct Driver {
     key_duplicated: bool,
     salts_dirty: bool,
     persist_job: Option<JoinHandle<()>>,
+    /// `finish` ran (the normal end); otherwise `Drop` cleans up.
+    finished: bool,
+}
+
+impl Drop for Driver {
+    /// The task was aborted (runtime shutdown past its grace period) or
+    /// panicked: callers' result channels drop with it (they see `Closed`);
+    /// wake pullers of updates too, so nobody waits forever.
+    fn drop(&mut self) {
+        if !self.finished {
+            self.shared.mark_closed();
+            self.shared.updates.close();
+        }
+    }
 }
 
 impl Driver {
@@ -131,6 +145,7 @@ impl Driver {
             key_duplicated: false,
             salts_dirty: false,
             persist_job: None,
+            finished: false,
         }
     }
 
@@ -218,6 +233,7 @@ impl Driver {
 
     /// Everything ends: each request with the stop reason, then `Closed`.
     fn finish(&mut self) {
+        self.finished = true;
         let reason = self.stop.take().unwrap_or(Error::Closed);
         self.persist();
         let ids: Vec<RequestId> = self.pending.keys().copied().collect();
@@ -418,6 +434,7 @@ impl Driver {
             let session_deadline = session.poll_timeout().map(instant_for);
             self.pump_events();
             self.persist();
+            self.shrink_when_idle();
             if self.key_duplicated {
                 return Disconnect::KeyDuplicated;
             }
@@ -473,20 +490,17 @@ impl Driver {
 
     /// Handles one command and whatever else is already queued.
     fn on_commands(&mut self, first: Option<SessionCmd>) {
-        let mut next = first;
-        for _ in 0..COMMAND_BATCH {
-            match next {
-                None => {
-                    // Every handle is gone.
-                    self.stop.get_or_insert(Error::Closed);
-                    return;
-                }
-                Some(cmd) => self.on_command(cmd),
-            }
-            next = match self.cmds.try_recv() {
-                Ok(cmd) => Some(cmd),
+        let Some(first) = first else {
+            // Every handle is gone.
+            self.stop.get_or_insert(Error::Closed);
+            return;
+        };
+        self.on_command(first);
+        for _ in 1..COMMAND_BATCH {
+            match self.cmds.try_recv() {
+                Ok(cmd) => self.on_command(cmd),
                 Err(_) => return,
-            };
+            }
         }
     }
 
@@ -668,6 +682,15 @@ impl Driver {
                 self.emit(StateEvent::AuthKeyDuplicated);
             }
             _ => {}
+        }
+    }
+
+    /// Gives back the table memory of a past burst of requests.
+    fn shrink_when_idle(&mut self) {
+        if self.pending.is_empty() && self.pending.capacity() > 64 {
+            self.pending.shrink_to_fit();
+            self.by_mtp.shrink_to_fit();
+            self.waiting.shrink_to_fit();
         }
     }
 
