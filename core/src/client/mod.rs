@@ -28,8 +28,9 @@ mod session;
 
 pub use config::{
     ClientInfo, ReconnectPolicy, SessionConfig, TransportKind, DEFAULT_LAYER, MAX_REQUEST_BYTES,
+    MAX_SETTING,
 };
-pub use session::{ClientSession, Invoke, RequestId};
+pub use session::{ClientSession, Invoke, RequestId, RequestResult};
 
 pub(crate) use config::{check_request, Address, Prepared};
 pub(crate) use session::{Completion, SessionCmd, SessionShared};

@@ -6,7 +6,7 @@
 //! command, each [`ClientSession`] sends its requests to its own task. No
 //! protocol code ever runs on a caller's thread, and no caller's code ever
 //! runs on the network thread: callbacks go to the dispatcher thread
-//! ([`dispatch`]), so a blocking callback cannot stall pings, acks or other
+//! (module `dispatch`), so a blocking callback cannot stall pings, acks or other
 //! sessions.
 //!
 //! Closing (explicitly or by drop) stops every session task, which ends
