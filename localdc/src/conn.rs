@@ -41,7 +41,7 @@ const LINGER: Duration = Duration::from_secs(2);
 
 /// Sessions kept per auth key; beyond this one is forgotten (M-12 lets a
 /// server forget sessions), so random session ids cannot exhaust memory.
-const MAX_SESSIONS_PER_KEY: usize = 1024;
+const MAX_SESSIONS_PER_KEY: usize = 16_384;
 /// Longest ping_delay_disconnect honoured (S-21); the client sends i32
 /// seconds, which no timer needs to represent.
 const MAX_DISCONNECT_DELAY: Duration = Duration::from_secs(24 * 3600);

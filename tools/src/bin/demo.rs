@@ -11,7 +11,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mtproto::client::{SessionConfig, StateEvent};
@@ -82,19 +82,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     config.api_id = Some(1);
 
     let session = runtime.open_session(config)?;
-    let states: Arc<Mutex<Vec<String>>> = Arc::default();
-    {
-        let states = states.clone();
-        let t0 = t0;
-        session.set_state_handler(move |e: &StateEvent| {
-            let line = format!(
-                "[{:>9.3} ms] state: {e:?}",
-                t0.elapsed().as_secs_f64() * 1e3
-            );
-            println!("{line}");
-            states.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-        });
-    }
+    session.set_state_handler(move |e: &StateEvent| {
+        println!(
+            "[{:>9.3} ms] state: {e:?}",
+            t0.elapsed().as_secs_f64() * 1e3
+        );
+    });
     let updates = Arc::new(AtomicUsize::new(0));
     {
         let updates = updates.clone();

@@ -174,7 +174,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut rtts = Vec::with_capacity(args.rtt);
     for _ in 0..args.rtt {
         let t = Instant::now();
-        tokio.block_on(session.invoke(echo64()))?;
+        session.invoke_blocking(echo64(), Duration::from_secs(10))?;
         rtts.push(t.elapsed());
     }
     rtts.sort();
@@ -195,25 +195,28 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let rss0 = rss_bytes().unwrap_or(0);
         let t = Instant::now();
         let mut sessions: Vec<ClientSession> = Vec::with_capacity(args.idle);
-        for _ in 0..args.idle {
-            sessions.push(runtime.open_session(config())?);
-        }
-        // One round trip each proves it is connected and past the session setup.
-        tokio.block_on(async {
-            let mut pending = Vec::new();
-            for s in &sessions {
-                pending.push(s.invoke(echo64()));
-                if pending.len() >= 500 {
-                    for f in pending.drain(..) {
+        // Opened in waves, each proven connected by one round trip, so the
+        // server's accept backlog is not flooded with thousands of SYNs at
+        // once (which would only measure the kernel's SYN retry timers).
+        while sessions.len() < args.idle {
+            let wave = (args.idle - sessions.len()).min(250);
+            let start = sessions.len();
+            for _ in 0..wave {
+                sessions.push(runtime.open_session(config())?);
+            }
+            tokio
+                .block_on(async {
+                    let pending: Vec<_> = sessions[start..]
+                        .iter()
+                        .map(|s| s.invoke(echo64()))
+                        .collect();
+                    for f in pending {
                         f.await?;
                     }
-                }
-            }
-            for f in pending {
-                f.await?;
-            }
-            Ok::<_, mtproto::client::Error>(())
-        })?;
+                    Ok::<_, mtproto::client::Error>(())
+                })
+                .map_err(|e| format!("after {} sessions: {e}", sessions.len()))?;
+        }
         println!(
             "{} sessions connected (one echo each) in {:.1} s",
             sessions.len(),
