@@ -166,6 +166,12 @@ impl Receiver {
     pub fn replay(&self) -> &ReplayGuard {
         &self.replay
     }
+
+    /// Records an id seen inside another message (msg_copy, S-19) so a
+    /// second copy is recognised as a duplicate.
+    pub fn record(&mut self, msg_id: i64) -> Result<(), MtpError> {
+        self.replay.record(msg_id)
+    }
 }
 
 #[cfg(test)]

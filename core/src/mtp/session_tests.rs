@@ -539,3 +539,33 @@ fn s24_s27_state_requests() {
         }
     }
 }
+
+/// S-19: msg_copy is processed as the message it wraps, once.
+#[test]
+fn s19_msg_copy_unwrapped_once() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    p.client.invoke(echo_body(0));
+    p.pump();
+    let inner = echo_body(77);
+    let copy = |msg_id: i64| {
+        types::MsgCopy {
+            orig_message: types::Message {
+                msg_id,
+                seqno: 1,
+                bytes: inner.len() as i32,
+                body: inner.clone(),
+            },
+        }
+        .to_bytes()
+    };
+    let orig_id = ((T0 as i64) << 32) | 3;
+    p.server.push(copy(orig_id));
+    p.server.push(copy(orig_id));
+    p.pump();
+    let updates: Vec<_> = p
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Update(b) if *b == inner))
+        .collect();
+    assert_eq!(updates.len(), 1);
+}
