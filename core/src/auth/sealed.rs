@@ -75,10 +75,8 @@ pub fn initial_salt(new_nonce: &[u8; 32], server_nonce: &[u8; 16]) -> i64 {
 /// `SHA1(new_nonce)[4..20]`, the hash of the legacy server_DH_params_fail
 ///
 pub(crate) fn legacy_new_nonce_hash(new_nonce: &[u8; 32]) -> [u8; 16] {
-    let h = sha1(&[new_nonce]);
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&h[4..]);
-    out
+    // The same "SHA-1, middle 128 bits" as the MTProto 1.0 msg_key.
+    crate::crypto::msg_key_v1(new_nonce)
 }
 
 #[cfg(test)]

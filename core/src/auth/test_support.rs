@@ -70,15 +70,7 @@ pub(crate) const PROD_FINGERPRINT: i64 = 0xD09D1D85DE64FD85u64 as i64;
 /// TV §1.0: the server's clock in the sample.
 pub(crate) const SERVER_TIME: u64 = 1_735_910_891;
 
-pub(crate) fn unhex(s: &str) -> Vec<u8> {
-    hex::decode(s).expect("test vector is valid hex")
-}
-
-pub(crate) fn arr<const N: usize>(s: &str) -> [u8; N] {
-    unhex(s)
-        .try_into()
-        .expect("test vector has the expected length")
-}
+pub(crate) use crate::crypto::test_util::{arr, unhex};
 
 /// The TL body of a published unencrypted message (bytes 20..).
 pub(crate) fn body_of(msg: &str) -> Vec<u8> {
