@@ -64,7 +64,7 @@ pub(crate) enum SessionCmd {
         completion: Completion,
     },
     Cancel(RequestId),
-    /// A handler was just set: deliver buffered updates to it.
+    /// A handler was just set: deliver buffered updates and state events.
     FlushUpdates,
     Close,
 }
@@ -76,8 +76,15 @@ pub(crate) struct SessionShared {
     next_request: AtomicU64,
     update_handler: Mutex<Option<UpdateHandler>>,
     state_handler: Mutex<Option<StateHandler>>,
+    /// State events that happened while no state handler was set (at
+    /// most [`MAX_PENDING_STATES`], oldest dropped), delivered to the next
+    /// handler first, on the dispatcher thread.
+    pending_states: Mutex<std::collections::VecDeque<StateEvent>>,
     pub updates: UpdateQueue,
 }
+
+/// How many state events are kept for a handler set later.
+const MAX_PENDING_STATES: usize = 64;
 
 /// Locks a mutex whose data stays consistent even if a holder panicked
 /// (each critical section below is a single assignment or queue op).
@@ -93,6 +100,7 @@ impl SessionShared {
             next_request: AtomicU64::new(1),
             update_handler: Mutex::new(None),
             state_handler: Mutex::new(None),
+            pending_states: Mutex::new(std::collections::VecDeque::new()),
             updates: UpdateQueue::new(max_buffered_updates),
         }
     }
@@ -111,6 +119,20 @@ impl SessionShared {
 
     pub fn state_handler(&self) -> Option<StateHandler> {
         lock(&self.state_handler).clone()
+    }
+
+    /// Keeps a state event for a handler set later.
+    pub fn buffer_state(&self, event: StateEvent) {
+        let mut q = lock(&self.pending_states);
+        if q.len() >= MAX_PENDING_STATES {
+            q.pop_front();
+        }
+        q.push_back(event);
+    }
+
+    /// Takes the buffered state events, oldest first.
+    pub fn take_pending_states(&self) -> Vec<StateEvent> {
+        lock(&self.pending_states).drain(..).collect()
     }
 }
 
@@ -414,9 +436,12 @@ impl ClientSession {
         self.handle.shared.updates.next(max).await
     }
 
-    /// Receives connection state changes on the dispatcher thread.
+    /// Receives connection state changes on the dispatcher thread. Events
+    /// that happened before a handler was set (e.g. `Connecting` right
+    /// after `open_session`) are delivered to it first, in order.
     pub fn set_state_handler(&self, handler: impl Fn(&StateEvent) + Send + Sync + 'static) {
         *lock(&self.handle.shared.state_handler) = Some(Arc::new(handler));
+        let _ = self.handle.cmds.send(SessionCmd::FlushUpdates);
     }
 
     pub fn clear_state_handler(&self) {

@@ -87,7 +87,10 @@ fn deliver(items: Vec<DispatchItem>) {
                 }
                 match other {
                     DispatchItem::State(session, event) => deliver_state(&session, event),
-                    DispatchItem::Flush(session) => deliver_updates(&session, Vec::new()),
+                    DispatchItem::Flush(session) => {
+                        deliver_updates(&session, Vec::new());
+                        flush_states(&session);
+                    }
                     DispatchItem::Call(f) => guarded("completion callback", f),
                     DispatchItem::Updates(..) => {}
                 }
@@ -96,6 +99,15 @@ fn deliver(items: Vec<DispatchItem>) {
     }
     if let Some((s, acc)) = group {
         deliver_updates(&s, acc);
+    }
+}
+
+/// Hands the state events kept while no handler was set to a new handler.
+fn flush_states(session: &SessionShared) {
+    if let Some(handler) = session.state_handler() {
+        for e in session.take_pending_states() {
+            guarded("state handler", || handler(&e));
+        }
     }
 }
 
@@ -128,8 +140,15 @@ fn deliver_updates(session: &SessionShared, fresh: Vec<Vec<u8>>) {
 }
 
 fn deliver_state(session: &SessionShared, event: StateEvent) {
-    if let Some(handler) = session.state_handler() {
-        guarded("state handler", || handler(&event));
+    match session.state_handler() {
+        Some(handler) => {
+            // Events kept while no handler was set come first.
+            for e in session.take_pending_states() {
+                guarded("state handler", || handler(&e));
+            }
+            guarded("state handler", || handler(&event));
+        }
+        None => session.buffer_state(event.clone()),
     }
     if event == StateEvent::Closed {
         // After the last updates of the session were handed over.
