@@ -22,18 +22,11 @@ pub(crate) fn encode(
     out: &mut Vec<u8>,
 ) -> Result<(), TransportError> {
     let len = payload.len();
-    if len == 0 || len % 4 != 0 {
-        return Err(TransportError::InvalidLength {
-            len,
-            reason: "abridged payloads are a non-zero multiple of 4 bytes",
-        });
-    }
-    if len > MAX_PAYLOAD {
-        return Err(TransportError::FrameTooLarge {
-            len,
-            max: MAX_PAYLOAD,
-        });
-    }
+    super::framing::check_payload_len(
+        len,
+        MAX_PAYLOAD,
+        "abridged payloads are a non-zero multiple of 4 bytes",
+    )?;
     let words = (len / 4) as u32;
     let flag = if quick_ack { QUICK_ACK } else { 0 };
     out.reserve(4 + len);

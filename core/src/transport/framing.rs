@@ -1,7 +1,7 @@
 //! The four envelopes (T-3..T-8), the two roles, and the items a decoder
 //! hands out.
 
-use super::error::TransportErrorCode;
+use super::error::{TransportError, TransportErrorCode};
 use super::{abridged, full, intermediate, padded};
 
 /// Default bound on one incoming payload. MTProto packets stay far below
@@ -149,4 +149,21 @@ pub(crate) enum Header {
     Body { len: usize, quick_ack: bool },
     /// The header alone is a complete quick-ack reply.
     QuickAck(u32),
+}
+
+/// T-9: a payload is a non-empty multiple of 4 bytes and at most `max`.
+/// Shared by every framing's encoder and decoder; `what` names the framing
+/// in the error.
+pub(crate) fn check_payload_len(
+    len: usize,
+    max: usize,
+    what: &'static str,
+) -> Result<(), TransportError> {
+    if len == 0 || len % 4 != 0 {
+        return Err(TransportError::InvalidLength { len, reason: what });
+    }
+    if len > max {
+        return Err(TransportError::FrameTooLarge { len, max });
+    }
+    Ok(())
 }

@@ -14,18 +14,11 @@ pub(crate) const MAX_PAYLOAD: usize = (u32::MAX as usize - OVERHEAD) & !3;
 /// Appends `len + seq + payload + crc32(len + seq + payload)`.
 pub(crate) fn encode(payload: &[u8], seq: u32, out: &mut Vec<u8>) -> Result<(), TransportError> {
     let len = payload.len();
-    if len == 0 || len % 4 != 0 {
-        return Err(TransportError::InvalidLength {
-            len,
-            reason: "full transport payloads are a non-zero multiple of 4 bytes",
-        });
-    }
-    if len > MAX_PAYLOAD {
-        return Err(TransportError::FrameTooLarge {
-            len,
-            max: MAX_PAYLOAD,
-        });
-    }
+    super::framing::check_payload_len(
+        len,
+        MAX_PAYLOAD,
+        "full transport payloads are a non-zero multiple of 4 bytes",
+    )?;
     let start = out.len();
     out.reserve(len + OVERHEAD);
     out.extend_from_slice(&((len + OVERHEAD) as u32).to_le_bytes());

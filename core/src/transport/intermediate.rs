@@ -28,19 +28,11 @@ pub(crate) fn encode(
 }
 
 fn check_payload_len(len: usize) -> Result<(), TransportError> {
-    if len == 0 || len % 4 != 0 {
-        return Err(TransportError::InvalidLength {
-            len,
-            reason: "intermediate payloads are a non-zero multiple of 4 bytes",
-        });
-    }
-    if len > MAX_PAYLOAD {
-        return Err(TransportError::FrameTooLarge {
-            len,
-            max: MAX_PAYLOAD,
-        });
-    }
-    Ok(())
+    super::framing::check_payload_len(
+        len,
+        MAX_PAYLOAD,
+        "intermediate payloads are a non-zero multiple of 4 bytes",
+    )
 }
 
 /// Appends a server's quick-ack reply: a bare LE word with the top bit set,
@@ -65,15 +57,11 @@ pub(crate) fn parse_header(head: &[u8], role: Role, max: usize) -> Result<Header
         return Ok(Header::QuickAck(len | QUICK_ACK));
     }
     let len = len as usize;
-    if len == 0 || len % 4 != 0 {
-        return Err(TransportError::InvalidLength {
-            len,
-            reason: "intermediate payloads are a non-zero multiple of 4 bytes",
-        });
-    }
-    if len > max {
-        return Err(TransportError::FrameTooLarge { len, max });
-    }
+    super::framing::check_payload_len(
+        len,
+        max,
+        "intermediate payloads are a non-zero multiple of 4 bytes",
+    )?;
     Ok(Header::Body {
         len,
         quick_ack: top,

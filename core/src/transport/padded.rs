@@ -31,18 +31,11 @@ pub(crate) fn encode(
     out: &mut Vec<u8>,
 ) -> Result<(), TransportError> {
     let len = payload.len();
-    if len == 0 || len % 4 != 0 {
-        return Err(TransportError::InvalidLength {
-            len,
-            reason: "padded intermediate payloads are a non-zero multiple of 4 bytes",
-        });
-    }
-    if len > MAX_PAYLOAD {
-        return Err(TransportError::FrameTooLarge {
-            len,
-            max: MAX_PAYLOAD,
-        });
-    }
+    super::framing::check_payload_len(
+        len,
+        MAX_PAYLOAD,
+        "padded intermediate payloads are a non-zero multiple of 4 bytes",
+    )?;
     if padding.len() > MAX_PADDING {
         return Err(TransportError::InvalidLength {
             len: padding.len(),
