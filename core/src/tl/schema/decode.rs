@@ -21,7 +21,6 @@ pub const GZIP_PACKED_ID: u32 = 0x3072_cfa1;
 pub(crate) struct Decoder<'s> {
     schema: &'s Schema,
     path: Path<'s>,
-    depth: usize,
     /// Bytes `gzip_packed` may still unpack to during this call.
     unpack_budget: usize,
 }
@@ -33,25 +32,16 @@ impl<'s> Decoder<'s> {
         Decoder {
             schema,
             path: Path::default(),
-            depth: 0,
             unpack_budget: schema.limits().max_unpacked_size,
         }
     }
 
     fn enter(&mut self) -> Result<()> {
-        self.depth += 1;
-        let limit = self.schema.limits().max_depth;
-        if self.depth > limit {
-            return Err(CodecError::TooDeep {
-                path: self.path.render(),
-                limit,
-            });
-        }
-        Ok(())
+        self.path.enter(self.schema.limits().max_depth)
     }
 
     fn leave(&mut self) {
-        self.depth -= 1;
+        self.path.leave();
     }
 
     fn tl(&self, source: TlError) -> CodecError {

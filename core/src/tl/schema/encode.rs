@@ -14,7 +14,6 @@ pub(crate) struct Encoder<'s, 'o> {
     schema: &'s Schema,
     out: &'o mut Vec<u8>,
     path: Path<'s>,
-    depth: usize,
 }
 
 type Result<T> = std::result::Result<T, CodecError>;
@@ -25,24 +24,15 @@ impl<'s, 'o> Encoder<'s, 'o> {
             schema,
             out,
             path: Path::default(),
-            depth: 0,
         }
     }
 
     fn enter(&mut self) -> Result<()> {
-        self.depth += 1;
-        let limit = self.schema.limits().max_depth;
-        if self.depth > limit {
-            return Err(CodecError::TooDeep {
-                path: self.path.render(),
-                limit,
-            });
-        }
-        Ok(())
+        self.path.enter(self.schema.limits().max_depth)
     }
 
     fn leave(&mut self) {
-        self.depth -= 1;
+        self.path.leave();
     }
 
     fn bad(&self, bad: Bad, ty: &str, v: &Value) -> CodecError {

@@ -138,13 +138,32 @@ pub(crate) enum Seg<'s> {
     Index(usize),
 }
 
-/// The path under construction while encoding or decoding.
+/// The path under construction while encoding or decoding, and how deep
+/// the nesting of objects currently is (bounded, so hostile input cannot
+/// exhaust the stack).
 #[derive(Debug, Default)]
 pub(crate) struct Path<'s> {
     segs: Vec<Seg<'s>>,
+    depth: usize,
 }
 
 impl<'s> Path<'s> {
+    /// Enters one level of nesting; `TooDeep` past `limit`.
+    pub(crate) fn enter(&mut self, limit: usize) -> Result<(), CodecError> {
+        self.depth += 1;
+        if self.depth > limit {
+            return Err(CodecError::TooDeep {
+                path: self.render(),
+                limit,
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
     pub(crate) fn push(&mut self, seg: Seg<'s>) {
         self.segs.push(seg);
     }
