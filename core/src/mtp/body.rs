@@ -107,10 +107,18 @@ pub fn gzip_unpack(packed: &[u8]) -> Result<Vec<u8>, MtpError> {
 
 /// If `object` is a `gzip_packed`, returns its decompressed content;
 /// otherwise returns it unchanged (B-13: accepted wherever an Object may be).
+///
+/// A gzip_packed whose content is again gzip_packed is refused: it is never
+/// useful, and unwrapping layer after layer would let a peer drive the
+/// receiver's recursion as deep as it likes.
 pub fn unwrap_gzip(object: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, MtpError> {
     if object.get(..4) == Some(&GZIP_PACKED_ID.to_le_bytes()[..]) {
         let packed = types::GzipPacked::from_bytes(object)?;
-        Ok(std::borrow::Cow::Owned(gzip_unpack(&packed.packed_data)?))
+        let inner = gzip_unpack(&packed.packed_data)?;
+        if inner.get(..4) == Some(&GZIP_PACKED_ID.to_le_bytes()[..]) {
+            return Err(MtpError::Gzip("gzip_packed inside gzip_packed".into()));
+        }
+        Ok(std::borrow::Cow::Owned(inner))
     } else {
         Ok(std::borrow::Cow::Borrowed(object))
     }
@@ -243,6 +251,15 @@ mod tests {
         assert!(unwrap_gzip(&bad).is_err());
         let bomb = gzip_pack(&vec![0u8; MAX_GUNZIP_LEN + 4]);
         assert!(matches!(unwrap_gzip(&bomb), Err(MtpError::Gzip(_))));
+    }
+
+    /// B-13: nested gzip_packed is refused (bounded recursion for hostile peers).
+    #[test]
+    fn b13_nested_gzip_refused() {
+        let inner = gzip_pack(&h("B5757299"));
+        let nested = gzip_pack(&inner);
+        assert!(matches!(unwrap_gzip(&nested), Err(MtpError::Gzip(_))));
+        assert_eq!(unwrap_gzip(&inner).unwrap().as_ref(), &h("B5757299")[..]);
     }
 
     /// S-2: a plain result passes through unchanged.
