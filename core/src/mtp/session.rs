@@ -266,6 +266,14 @@ impl Session {
         &self.future_salts
     }
 
+    /// Restores future salts kept from an earlier session of the same key
+    /// (salts belong to the key, not the session, S-15); the session then
+    /// switches to them on time without asking the server again.
+    pub fn set_future_salts(&mut self, mut salts: Vec<types::FutureSalt>) {
+        salts.sort_by_key(|s| s.valid_since);
+        self.future_salts = salts;
+    }
+
     /// Requests not yet ended.
     pub fn pending_requests(&self) -> usize {
         self.requests.len()

@@ -569,3 +569,30 @@ fn s19_msg_copy_unwrapped_once() {
         .collect();
     assert_eq!(updates.len(), 1);
 }
+
+/// S-15, M-14: future salts restored from storage are used on time, with no
+/// new get_future_salts request while they last.
+#[test]
+fn s15_restored_future_salts_used() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    let t0 = T0 as i32;
+    p.client.set_future_salts(vec![
+        types::FutureSalt {
+            valid_since: t0 + 1800,
+            valid_until: t0 + 3600,
+            salt: 0x2222,
+        },
+        types::FutureSalt {
+            valid_since: t0,
+            valid_until: t0 + 1800,
+            salt: 0x5A17,
+        },
+    ]);
+    p.now = Duration::from_secs(T0 + 1801);
+    p.client.handle_timeout(p.now);
+    assert_eq!(p.client.salt(), 0x2222);
+    assert!(
+        p.client.poll_transmit(p.now).is_none(),
+        "no salt request yet"
+    );
+}

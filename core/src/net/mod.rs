@@ -157,6 +157,19 @@ impl Driver {
         }
         if let Some(state) = self.stored.take() {
             self.install_session(state.auth_key, state.salt, state.time_offset);
+            if let Some(session) = self.session.as_mut() {
+                session.set_future_salts(
+                    state
+                        .future_salts
+                        .iter()
+                        .map(|s| crate::tl::service::types::FutureSalt {
+                            valid_since: s.valid_since,
+                            valid_until: s.valid_until,
+                            salt: s.salt,
+                        })
+                        .collect(),
+                );
+            }
         }
         while self.stop.is_none() {
             self.emit(StateEvent::Connecting);
