@@ -9,6 +9,7 @@ use std::io::Read;
 use serde_json::{Map, Value};
 
 use super::error::{CodecError, Path, Seg};
+use super::index::flag_is_set;
 use super::index::{Schema, Ty};
 use super::json;
 use super::parse::{Definition, ParamKind};
@@ -270,10 +271,7 @@ impl<'s> Decoder<'s> {
             };
             let t = Ty::of(ty, &def.generics).map_err(|reason| self.bad_type(ty, reason))?;
             if let Some(f) = flag {
-                let set = masks
-                    .iter()
-                    .find(|(n, _)| *n == f.field)
-                    .is_some_and(|m| m.1 & (1 << f.bit) != 0);
+                let set = flag_is_set(&masks, f);
                 if matches!(t, Ty::True) {
                     map.insert(p.name.clone(), Value::Bool(set));
                     continue;

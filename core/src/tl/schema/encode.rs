@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::error::{describe, CodecError, Path, Seg};
+use super::index::flag_is_set;
 use super::index::{Schema, Ty};
 use super::json::{self, Bad};
 use super::parse::{Category, Definition, ParamKind};
@@ -296,10 +297,7 @@ impl<'s, 'o> Encoder<'s, 'o> {
             };
             let t = Ty::of(ty, &def.generics).map_err(|reason| self.bad_type(ty, reason))?;
             if let Some(f) = flag {
-                let set = masks
-                    .iter()
-                    .find(|(n, _)| *n == f.field)
-                    .is_some_and(|m| m.1 & (1 << f.bit) != 0);
+                let set = flag_is_set(&masks, f);
                 if !set || matches!(t, Ty::True) {
                     continue;
                 }

@@ -352,6 +352,15 @@ impl Schema {
     }
 }
 
+/// B-10: whether the bit a conditional field names is set, given the masks
+/// already read or computed for the object (`(field name, mask)` pairs).
+pub(crate) fn flag_is_set(masks: &[(&str, u32)], flag: &super::parse::FlagRef) -> bool {
+    masks
+        .iter()
+        .find(|(name, _)| *name == flag.field)
+        .is_some_and(|(_, mask)| mask & (1 << flag.bit) != 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
