@@ -24,6 +24,7 @@ pub mod ids {
     pub const PUSH_UPDATES: u32 = 0x0e841a3c;
     pub const COUNTER: u32 = 0x30111f37;
     pub const DROP_CONNECTION: u32 = 0x44554e8f;
+    pub const CANCELLED_COUNT: u32 = 0x6e16d7e7;
     /// `boolTrue` / `boolFalse` of the service schema (B-9).
     pub const BOOL_TRUE: u32 = 0x997275b5;
     pub const BOOL_FALSE: u32 = 0xbc799737;
@@ -54,6 +55,7 @@ pub enum Call {
     PushUpdates { count: i32, size: i32 },
     Counter { key: String },
     DropConnection,
+    CancelledCount,
 }
 
 impl Call {
@@ -84,6 +86,7 @@ impl Call {
                 key: r.read_string()?,
             },
             ids::DROP_CONNECTION => Call::DropConnection,
+            ids::CANCELLED_COUNT => Call::CancelledCount,
             _ => return Ok(None),
         };
         match r.remaining() {
@@ -123,6 +126,7 @@ impl Call {
                 out.put_string(key);
             }
             Call::DropConnection => out.put_u32(ids::DROP_CONNECTION),
+            Call::CancelledCount => out.put_u32(ids::CANCELLED_COUNT),
         }
         out
     }
@@ -237,6 +241,7 @@ mod tests {
             ("test.pushUpdates", ids::PUSH_UPDATES),
             ("test.counter", ids::COUNTER),
             ("test.dropConnection", ids::DROP_CONNECTION),
+            ("test.cancelledCount", ids::CANCELLED_COUNT),
         ];
         assert_eq!(defs.len(), expected.len());
         for (name, id) in expected {
@@ -263,6 +268,7 @@ mod tests {
             Call::PushUpdates { count: 3, size: 7 },
             Call::Counter { key: "k".into() },
             Call::DropConnection,
+            Call::CancelledCount,
         ];
         for c in calls {
             assert_eq!(Call::parse(&c.to_bytes()), Ok(Some(c.clone())));

@@ -441,6 +441,10 @@ impl Conn {
                 let value = self.shared.bump_counter(&key);
                 session.reply(req, Ok(api::count(value)));
             }
+            Call::CancelledCount => {
+                let value = self.shared.cancelled.load(Ordering::Relaxed);
+                session.reply(req, Ok(api::count(value as i64)));
+            }
             Call::DropConnection => {
                 session.reply(req, Ok(api::bool_value(true)));
                 // Flushed before the reader stops (see `serve`).
