@@ -1,0 +1,1 @@
+//! The C ABI of mtproto (see `include/mtproto.h`).

@@ -1,0 +1,2 @@
+//! UniFFI exports of mtproto (Kotlin, Swift).
+uniffi::setup_scaffolding!();
