@@ -23,8 +23,10 @@
  * - Every completion callback fires exactly once, also when its session or
  *   runtime is closed (MTP_ERR_CLOSED).
  *
- * ABI: the SONAME is libmtproto.so.0. Until 1.0 the ABI may change between
- * minor versions (0.x); the enum numbers never change meaning.
+ * ABI: the SONAME is libmtproto.so.0. Releases with this SONAME only add:
+ * new functions, new result codes and enum values at the end; nothing is
+ * removed, renamed or changes meaning. Anything else (including a new field
+ * in mtp_session_config, whose size is part of the ABI) gets a new SONAME.
  */
 
 
