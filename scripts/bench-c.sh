@@ -40,7 +40,7 @@ for i in 1 2; do
   echo "== C API (libmtproto), run $i"
   "$work/bench_c" "$address" "$work/pub.pem" | tee -a "$work/c.txt"
 done
-echo "== update dispatch adapter in isolation (no network, no server)"
+echo "== the C adapters in isolation (no network, no server)"
 target/release/examples/bench_rust --dispatch-only | tee "$work/adapter.txt"
 
 # Best of the runs: lowest time, highest rate.
@@ -58,6 +58,10 @@ for k in blocking_p50_us pipelined_us_per_req updates_per_s; do
   c=$(get "$work/c.txt" $k)
   awk -v k="$k" -v r="$r" -v c="$c" 'BEGIN { printf "| %s | %s | %s | %+.3f | %.3f |\n", k, r, c, c - r, c / r }'
 done
+r=$(get "$work/adapter.txt" invoke_adapter_rust_ns)
+c=$(get "$work/adapter.txt" invoke_adapter_c_ns)
+echo
+echo "invoke adapter per request: Rust closure $r ns, C path $c ns, C − Rust $(awk -v r="$r" -v c="$c" 'BEGIN { printf "%.1f", c - r }') ns"
 echo
 echo "| update adapter, batch size | Rust handler updates/s | C callback updates/s | C / Rust |"
 echo "| ---: | ---: | ---: | ---: |"

@@ -23,6 +23,9 @@ mod callback;
 #[path = "../src/error.rs"]
 #[allow(dead_code)]
 mod error;
+#[path = "../src/handle.rs"]
+#[allow(dead_code)]
+mod handle;
 
 const ROUND_TRIPS: usize = 3000;
 const PIPELINED: usize = 100_000;
@@ -104,7 +107,65 @@ fn handler_rate(handler: &dyn Fn(&[Vec<u8>]), batch: usize) -> f64 {
     best
 }
 
+unsafe extern "C" fn done_c(
+    userdata: *mut c_void,
+    result: error::mtp_result,
+    _data: *const u8,
+    len: usize,
+) {
+    // SAFETY: `userdata` is the `AtomicUsize` passed below, alive for the run.
+    let n = unsafe { &*(userdata as *const AtomicUsize) };
+    if result == error::mtp_result::MTP_OK {
+        n.fetch_add(len, Ordering::Relaxed);
+    }
+}
+
+/// What `mtp_session_invoke` adds around the core's `invoke_with_callback`
+/// for one request, without the network: the handle lookup, the copy of
+/// the request, the boxed exactly-once callback, and its completion
+/// (last-error slot + the C call), against a boxed Rust closure completed
+/// with the same result. Nanoseconds per request, best of ROUNDS.
+fn invoke_adapter_in_isolation() {
+    const N: usize = 1_000_000;
+    struct Entry(#[allow(dead_code)] u64);
+    let registry: handle::Registry<Entry> = handle::Registry::new(handle::tag::SESSION);
+    let token = registry.insert(Arc::new(Entry(1))).expect("insert");
+    let request = echo(&[7u8; 64]);
+    let answer = vec![9u8; 76];
+    let total = AtomicUsize::new(0);
+    let mut best_c = f64::MAX;
+    let mut best_rust = f64::MAX;
+    for _ in 0..ROUNDS {
+        let t = Instant::now();
+        for _ in 0..N {
+            let entry = registry.get(std::hint::black_box(token)).expect("live");
+            let body = std::hint::black_box(&request[..]).to_vec();
+            let cb =
+                callback::InvokeCallback::new(done_c, &total as *const AtomicUsize as *mut c_void);
+            let boxed: Box<dyn FnOnce(Vec<u8>) + Send> = Box::new(move |r| cb.call(Ok(r)));
+            std::hint::black_box(&body);
+            boxed(answer.clone());
+            drop(entry);
+        }
+        best_c = best_c.min(t.elapsed().as_secs_f64() * 1e9 / N as f64);
+        let t = Instant::now();
+        for _ in 0..N {
+            let body = std::hint::black_box(&request[..]).to_vec();
+            let total = &total;
+            let boxed: Box<dyn FnOnce(Vec<u8>) + Send + '_> = Box::new(move |r: Vec<u8>| {
+                total.fetch_add(r.len(), Ordering::Relaxed);
+            });
+            std::hint::black_box(&body);
+            boxed(answer.clone());
+        }
+        best_rust = best_rust.min(t.elapsed().as_secs_f64() * 1e9 / N as f64);
+    }
+    println!("invoke_adapter_rust_ns {best_rust:.1}");
+    println!("invoke_adapter_c_ns {best_c:.1}");
+}
+
 fn dispatch_in_isolation() {
+    invoke_adapter_in_isolation();
     let c_count = Box::new(AtomicUsize::new(0));
     let c_handler = callback::updates_handler(
         count_c,
