@@ -832,6 +832,44 @@ static void test_runtime_free_ends_pending_requests_and_closes_its_sessions(void
   latch_destroy(&p.done);
 }
 
+/* ---- runtime freed from its own callback ----------------------------- */
+
+typedef struct {
+  mtp_runtime *runtime;
+  latch done;
+  int free_rc;
+} runtime_killer;
+
+static void on_free_runtime(void *userdata, mtp_result result, const uint8_t *data, size_t len) {
+  runtime_killer *k = (runtime_killer *)userdata;
+  (void)result;
+  (void)data;
+  (void)len;
+  /* Runs on this runtime's dispatcher thread: must not wait for itself. */
+  k->free_rc = mtp_runtime_free(k->runtime);
+  latch_add(&k->done, 1);
+}
+
+static void test_a_callback_may_free_its_own_runtime(void) {
+  runtime_killer k;
+  memset(&k, 0, sizeof k);
+  latch_init(&k.done);
+  CHECK_OK(mtp_runtime_new(&k.runtime));
+  mtp_session *s = open_session(k.runtime);
+  uint8_t req[64];
+  size_t n = tl_echo(req, (const uint8_t *)"bye", 3);
+  CHECK_OK(mtp_session_invoke(s, req, n, 0, on_free_runtime, &k, NULL));
+  CHECK(latch_wait(&k.done, 1, WAIT_MS));
+  CHECK(k.free_rc == MTP_OK);
+  CHECK_RC(mtp_runtime_free(k.runtime), MTP_ERR_INVALID_HANDLE);
+  mtp_buffer *out = NULL;
+  CHECK_RC(mtp_session_invoke_blocking(s, req, n, 1000, &out), MTP_ERR_CLOSED);
+  CHECK_OK(mtp_session_free(s));
+  /* The dispatcher thread ends on its own once the callback returned. */
+  sleep_ms(200);
+  latch_destroy(&k.done);
+}
+
 int main(int argc, char **argv) {
   if (argc != 4) {
     fprintf(stderr, "usage: %s LOCALDC_BIN WORK_DIR TEST_TL\n", argv[0]);
@@ -882,6 +920,7 @@ int main(int argc, char **argv) {
   CHECK_OK(mtp_session_free(s));
   CHECK_OK(mtp_runtime_free(rt));
   RUN(test_runtime_free_ends_pending_requests_and_closes_its_sessions());
+  RUN(test_a_callback_may_free_its_own_runtime());
 
   localdc_stop(&dc);
   free(test_tl);
