@@ -7,6 +7,8 @@
 //! request in the same slot (it is set on the dispatcher thread just before
 //! the callback runs).
 
+#![forbid(unsafe_code)]
+
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -14,6 +14,8 @@
 //! the last call that was using it returns, outside the registry lock (so a
 //! drop that joins threads or runs callbacks cannot deadlock with callers).
 
+#![forbid(unsafe_code)]
+
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::{mtp_result::MTP_ERR_INTERNAL, Fail, FfiResult};

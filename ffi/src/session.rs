@@ -324,7 +324,17 @@ pub unsafe extern "C" fn mtp_session_invoke(
         let body = unsafe { ptr::bytes(request, request_len, "request")? }.to_vec();
         let cb = InvokeCallback::new(callback, userdata);
         let timeout = timeout_or(&entry, timeout_ms);
+        /// Clears this thread's refusal window however the call below
+        /// ends (even by unwinding), so a later completion delivered on
+        /// this thread is never mistaken for a refusal.
+        struct Window;
+        impl Drop for Window {
+            fn drop(&mut self) {
+                let _ = REFUSAL.try_with(|r| r.borrow_mut().take());
+            }
+        }
         REFUSAL.with(|r| *r.borrow_mut() = Some(None));
+        let window = Window;
         let id = entry
             .session
             .invoke_with_callback(body, timeout, move |result| {
@@ -341,7 +351,9 @@ pub unsafe extern "C" fn mtp_session_invoke(
                     cb.call(result);
                 }
             });
-        if let Some(Some(refusal)) = REFUSAL.with(|r| r.borrow_mut().take()) {
+        let refusal = REFUSAL.with(|r| r.borrow_mut().take());
+        drop(window);
+        if let Some(Some(refusal)) = refusal {
             return Err(refusal.into());
         }
         if !out_request_id.is_null() {
