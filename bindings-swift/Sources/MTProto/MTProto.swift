@@ -1517,6 +1517,11 @@ public struct SessionConfig: Equatable, Hashable {
     public var reconnect: ReconnectProfile?
     public var testDc: Bool
     public var media: Bool
+    /**
+     * Updates kept for `next_updates` while no listener is set; beyond
+     * this the oldest are dropped (and a warning logged).
+     */
+    public var maxBufferedUpdates: UInt32
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1553,7 +1558,11 @@ public struct SessionConfig: Equatable, Hashable {
          */clientInfo: ClientInfo? = nil, 
         /**
          * Default: desktop.
-         */reconnect: ReconnectProfile? = nil, testDc: Bool = false, media: Bool = false) {
+         */reconnect: ReconnectProfile? = nil, testDc: Bool = false, media: Bool = false, 
+        /**
+         * Updates kept for `next_updates` while no listener is set; beyond
+         * this the oldest are dropped (and a warning logged).
+         */maxBufferedUpdates: UInt32 = UInt32(10000)) {
         self.address = address
         self.dcId = dcId
         self.publicKeyPem = publicKeyPem
@@ -1567,6 +1576,7 @@ public struct SessionConfig: Equatable, Hashable {
         self.reconnect = reconnect
         self.testDc = testDc
         self.media = media
+        self.maxBufferedUpdates = maxBufferedUpdates
     }
 
     
@@ -1597,7 +1607,8 @@ public struct FfiConverterTypeSessionConfig: FfiConverterRustBuffer {
                 clientInfo: FfiConverterOptionTypeClientInfo.read(from: &buf), 
                 reconnect: FfiConverterOptionTypeReconnectProfile.read(from: &buf), 
                 testDc: FfiConverterBool.read(from: &buf), 
-                media: FfiConverterBool.read(from: &buf)
+                media: FfiConverterBool.read(from: &buf), 
+                maxBufferedUpdates: FfiConverterUInt32.read(from: &buf)
         )
     }
 
@@ -1615,6 +1626,7 @@ public struct FfiConverterTypeSessionConfig: FfiConverterRustBuffer {
         FfiConverterOptionTypeReconnectProfile.write(value.reconnect, into: &buf)
         FfiConverterBool.write(value.testDc, into: &buf)
         FfiConverterBool.write(value.media, into: &buf)
+        FfiConverterUInt32.write(value.maxBufferedUpdates, into: &buf)
     }
 }
 

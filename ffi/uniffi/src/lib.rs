@@ -209,6 +209,10 @@ pub struct SessionConfig {
     pub test_dc: bool,
     #[uniffi(default = false)]
     pub media: bool,
+    /// Updates kept for `next_updates` while no listener is set; beyond
+    /// this the oldest are dropped (and a warning logged).
+    #[uniffi(default = 10000)]
+    pub max_buffered_updates: u32,
 }
 
 impl SessionConfig {
@@ -253,6 +257,7 @@ impl SessionConfig {
         };
         c.test_dc = self.test_dc;
         c.media = self.media;
+        c.max_buffered_updates = self.max_buffered_updates as usize;
         Ok(c)
     }
 }
@@ -673,6 +678,7 @@ mod tests {
             reconnect: None,
             test_dc: false,
             media: false,
+            max_buffered_updates: 10_000,
         }
     }
 

@@ -23,8 +23,12 @@ object MtprotoJvm {
      * microseconds per call (and makes every batch arrive on a new
      * `java.lang.Thread`). With this set, each of these threads is attached
      * once, as a daemon thread named after its role, and stays attached
-     * until it exits. Call it once, before opening sessions; calling it
-     * again does nothing.
+     * until it exits.
+     *
+     * Call it once, before anything else of the library (before the first
+     * `Runtime()`): JNA reads a callback's thread policy only when it first
+     * wraps that callback, which happens when the library is loaded and at
+     * the first suspended call. Calling it again does nothing.
      */
     @Synchronized
     fun keepCallbackThreadsAttached() {

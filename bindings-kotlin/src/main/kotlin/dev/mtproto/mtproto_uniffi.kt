@@ -2920,6 +2920,12 @@ data class SessionConfig (
     var `testDc`: kotlin.Boolean = false 
     , 
     var `media`: kotlin.Boolean = false 
+    , 
+    /**
+     * Updates kept for `next_updates` while no listener is set; beyond
+     * this the oldest are dropped (and a warning logged).
+     */
+    var `maxBufferedUpdates`: kotlin.UInt = 10000u 
     
 ){
     
@@ -2949,6 +2955,7 @@ public object FfiConverterTypeSessionConfig: FfiConverterRustBuffer<SessionConfi
             FfiConverterOptionalTypeReconnectProfile.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterUInt.read(buf),
         )
     }
 
@@ -2965,7 +2972,8 @@ public object FfiConverterTypeSessionConfig: FfiConverterRustBuffer<SessionConfi
             FfiConverterOptionalTypeClientInfo.allocationSize(value.`clientInfo`) +
             FfiConverterOptionalTypeReconnectProfile.allocationSize(value.`reconnect`) +
             FfiConverterBoolean.allocationSize(value.`testDc`) +
-            FfiConverterBoolean.allocationSize(value.`media`)
+            FfiConverterBoolean.allocationSize(value.`media`) +
+            FfiConverterUInt.allocationSize(value.`maxBufferedUpdates`)
     )
 
     override fun write(value: SessionConfig, buf: ByteBuffer) {
@@ -2982,6 +2990,7 @@ public object FfiConverterTypeSessionConfig: FfiConverterRustBuffer<SessionConfi
             FfiConverterOptionalTypeReconnectProfile.write(value.`reconnect`, buf)
             FfiConverterBoolean.write(value.`testDc`, buf)
             FfiConverterBoolean.write(value.`media`, buf)
+            FfiConverterUInt.write(value.`maxBufferedUpdates`, buf)
     }
 }
 
