@@ -41,7 +41,7 @@ target/release/mtproto-load --requests "$REQUESTS" --window "$WINDOW" --rtt 0 --
 target/release/examples/update_rate "$ADDR" "$WORK/localdc.pub.pem" "$UPDATES" | tee -a "$OUT"
 
 echo "== Kotlin (JVM)" | tee -a "$OUT"
-(cd bindings-kotlin && mvn -B -q --no-transfer-progress -Dstyle.color=never test \
+(cd bindings-kotlin && mvn -B -q --no-transfer-progress -Dstyle.color=never test 2>&1 \
     -Dmtproto.groups=bench -Dmtproto.excludedGroups=none -Dsurefire.failIfNoSpecifiedTests=false \
     -Dtest='Bench*' -DreuseForks=false -DargLine="-Dmtproto.benchAddress=$ADDR -Dmtproto.benchPem=$WORK/localdc.pub.pem \
 -Dmtproto.benchRequests=$KOTLIN_REQUESTS -Dmtproto.benchWindow=$WINDOW -Dmtproto.benchUpdates=$UPDATES \

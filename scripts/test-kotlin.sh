@@ -47,8 +47,10 @@ if [ "$drift" != 0 ]; then
 fi
 
 MVN=(mvn -B -q --no-transfer-progress -Dstyle.color=never)
+# Maven 3.8 prints stray colour resets even in batch mode; keep the log clean.
+mvnq() { "${MVN[@]}" "$@" 2>&1 | sed 's/\x1b\[[0-9;]*m//g'; }
 say "JUnit tests (bindings-kotlin)"
-(cd bindings-kotlin && "${MVN[@]}" install)
+(cd bindings-kotlin && mvnq install)
 python3 - "$ROOT/bindings-kotlin/target/surefire-reports" <<'PY'
 import glob, sys, xml.etree.ElementTree as ET
 t = f = e = s = 0
@@ -61,7 +63,7 @@ print(f"kotlin: {t - f - e - s} passed, {f + e} failed, {s} skipped")
 PY
 
 say "examples/kotlin-jvm"
-(cd examples/kotlin-jvm && "${MVN[@]}" package dependency:build-classpath -Dmdep.outputFile=target/classpath.txt)
+(cd examples/kotlin-jvm && mvnq package dependency:build-classpath -Dmdep.outputFile=target/classpath.txt)
 mkdir -p "$WORK"
 rm -f "$WORK/localdc.out"
 target/release/mtproto-localdc --rsa-key "$WORK/localdc.pem" --listen 127.0.0.1:0 \

@@ -33,7 +33,7 @@ android {
     sourceSets {
         getByName("main") {
             // The same generated sources (and MtprotoJvm.kt) the JVM tests use.
-            kotlin.srcDir(repoRoot.resolve("bindings-kotlin/src/main/kotlin"))
+            java.srcDir(repoRoot.resolve("bindings-kotlin/src/main/kotlin"))
             jniLibs.srcDir(jniLibsDir)
         }
     }
