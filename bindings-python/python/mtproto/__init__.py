@@ -7,7 +7,7 @@ updates through a handler or ``async for``. Build and read TL values with
 :class:`Schema`. :mod:`mtproto.testing` starts a local data center for tests.
 """
 
-from ._client import Runtime, Session, default_runtime
+from ._client import BytesLike, Runtime, Session, default_runtime
 from ._errors import (
     AuthError,
     Cancelled,
@@ -29,6 +29,7 @@ __all__ = [
     "Runtime",
     "Session",
     "default_runtime",
+    "BytesLike",
     "Schema",
     "State",
     "StateEvent",

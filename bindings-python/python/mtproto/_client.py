@@ -13,7 +13,10 @@ from typing import Any, AsyncIterator, Callable, Generic, Optional, Type, TypeVa
 from . import _native
 from ._types import ClientInfo, StateEvent
 
-__all__ = ["Runtime", "Session", "default_runtime"]
+__all__ = ["Runtime", "Session", "default_runtime", "BytesLike"]
+
+BytesLike = Union[bytes, bytearray, memoryview]
+"""What requests accept: ``bytes``, ``bytearray`` or ``memoryview``."""
 
 T = TypeVar("T")
 
@@ -207,7 +210,7 @@ class Session:
             self._loop = loop
         return self._bridge
 
-    async def invoke(self, data: bytes, *, timeout: Optional[float] = None) -> bytes:
+    async def invoke(self, data: BytesLike, *, timeout: Optional[float] = None) -> bytes:
         """Sends a TL-serialized request and returns the TL-serialized result.
 
         Never blocks the event loop: the result comes back through the
@@ -231,7 +234,7 @@ class Session:
             self._native.cancel(request_id)
             raise
 
-    def invoke_sync(self, data: bytes, *, timeout: Optional[float] = None) -> bytes:
+    def invoke_sync(self, data: BytesLike, *, timeout: Optional[float] = None) -> bytes:
         """Sends a request and blocks until it ends, with the GIL released
         (other Python threads keep running). Ctrl-C interrupts the wait and
         cancels the request. Do not call it from a coroutine: it blocks the

@@ -6,6 +6,7 @@ import os
 from typing import Any, Mapping, Union
 
 from . import _native
+from ._client import BytesLike
 
 __all__ = ["Schema"]
 
@@ -106,17 +107,17 @@ class Schema:
         ``"Vector<long>"``, ``"%Message"``, ``"Bool"``."""
         return self._native.encode_as(value, type_expr)
 
-    def decode(self, data: bytes) -> Any:
+    def decode(self, data: BytesLike) -> Any:
         """Reads one boxed object that fills ``data`` exactly (a dict, or a
         bool for ``Bool``). A bare ``Vector`` result cannot be read this
         way: use :meth:`decode_result` or :meth:`decode_as`."""
         return self._native.decode(data)
 
-    def decode_as(self, data: bytes, type_expr: str) -> Any:
+    def decode_as(self, data: BytesLike, type_expr: str) -> Any:
         """Reads ``data`` as a type expression (see :meth:`encode_as`)."""
         return self._native.decode_as(data, type_expr)
 
-    def decode_result(self, method: str, data: bytes) -> Any:
+    def decode_result(self, method: str, data: BytesLike) -> Any:
         """Reads the result of a call to ``method`` as its declared result
         type (so ``Vector<User>`` results work)."""
         return self._native.decode_result(method, data)

@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Any, Optional, Tuple, Type
 
 from . import _native
-from ._client import Session
+from ._client import BytesLike, Session
 from ._schema import Schema
 
 __all__ = [
@@ -130,7 +130,7 @@ class LocalDc:
         return f"<mtproto.testing.LocalDc {self.address} dc {self.dc_id}>"
 
 
-def echo(payload: bytes) -> bytes:
+def echo(payload: BytesLike) -> bytes:
     """``test.echo``: answered with ``test.payload`` holding ``payload``."""
     return _native.test_echo(payload)
 
@@ -174,22 +174,22 @@ def cancelled_count() -> bytes:
     return _native.test_cancelled_count()
 
 
-def parse_payload(data: bytes) -> bytes:
+def parse_payload(data: BytesLike) -> bytes:
     """The data of a ``test.payload`` (raises InvalidInput otherwise)."""
     return _native.test_parse_payload(data)
 
 
-def parse_update(data: bytes) -> Tuple[int, bytes]:
+def parse_update(data: BytesLike) -> Tuple[int, bytes]:
     """``(seq, data)`` of a ``test.update``."""
     return _native.test_parse_update(data)
 
 
-def parse_count(data: bytes) -> int:
+def parse_count(data: BytesLike) -> int:
     """The value of a ``test.count``."""
     return _native.test_parse_count(data)
 
 
-def parse_bool(data: bytes) -> bool:
+def parse_bool(data: BytesLike) -> bool:
     """A boxed ``Bool``."""
     return _native.test_parse_bool(data)
 
