@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-VENV=target/py-ci-venv
+VENV="$PWD/target/py-ci-venv"
 start=$(date +%s)
 
 "$PYTHON" - <<'PY'
@@ -42,7 +42,7 @@ cargo build --release --locked -q -p mtproto-localdc
 (cd "$work" && "$VENV/bin/python" -c 'import mtproto, sys; p = mtproto.__file__; print("installed:", p); sys.exit(0 if "site-packages" in p else 1)')
 
 echo "== python: pytest"
-(cd bindings-python && "../$VENV/bin/python" -m pytest -q -p no:cacheprovider tests)
+(cd bindings-python && "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests)
 
 echo "== python: mypy --strict (tests, examples)"
 "$VENV/bin/mypy" --strict --no-incremental --config-file bindings-python/pyproject.toml \

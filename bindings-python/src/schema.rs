@@ -145,7 +145,7 @@ impl<'s, 'py> Conv<'s, 'py> {
         Ok(None)
     }
 
-    fn to_json(&mut self, v: &Bound<'py, PyAny>, kind: Kind<'s>) -> PyResult<Value> {
+    fn py_to_json(&mut self, v: &Bound<'py, PyAny>, kind: Kind<'s>) -> PyResult<Value> {
         match kind {
             Kind::Bytes | Kind::Int128 | Kind::Int256 => match self.bytes_of(v)? {
                 Some(b) => {
@@ -162,7 +162,7 @@ impl<'s, 'py> Conv<'s, 'py> {
                 let mut out = Vec::new();
                 for (i, item) in v.try_iter()?.enumerate() {
                     self.path.segs.push(format!("[{i}]"));
-                    out.push(self.to_json(&item?, kind_of(elem, &[]))?);
+                    out.push(self.py_to_json(&item?, kind_of(elem, &[]))?);
                     self.path.segs.pop();
                 }
                 self.depth -= 1;
@@ -176,10 +176,10 @@ impl<'s, 'py> Conv<'s, 'py> {
             }
             _ => {}
         }
-        self.any_to_json(v)
+        self.any_py_to_json(v)
     }
 
-    fn any_to_json(&mut self, v: &Bound<'py, PyAny>) -> PyResult<Value> {
+    fn any_py_to_json(&mut self, v: &Bound<'py, PyAny>) -> PyResult<Value> {
         if v.is_none() {
             return Ok(Value::Null);
         }
@@ -228,7 +228,7 @@ impl<'s, 'py> Conv<'s, 'py> {
             let mut out = Vec::new();
             for (i, item) in v.try_iter()?.enumerate() {
                 self.path.segs.push(format!("[{i}]"));
-                out.push(self.any_to_json(&item?)?);
+                out.push(self.any_py_to_json(&item?)?);
                 self.path.segs.pop();
             }
             self.depth -= 1;
@@ -264,14 +264,14 @@ impl<'s, 'py> Conv<'s, 'py> {
                 }
             };
             if key == "_" {
-                map.insert(key, self.any_to_json(&value)?);
+                map.insert(key, self.any_py_to_json(&value)?);
                 continue;
             }
             let kind = def
                 .and_then(|def| field_kind(def, &key))
                 .unwrap_or(Kind::Any);
             self.path.segs.push(key.clone());
-            let v = self.to_json(&value, kind)?;
+            let v = self.py_to_json(&value, kind)?;
             self.path.segs.pop();
             map.insert(key, v);
         }
@@ -284,7 +284,7 @@ impl<'s, 'py> Conv<'s, 'py> {
 
     // ---- JSON -> Python ----
 
-    fn to_py(&mut self, v: &Value, kind: Kind<'s>) -> PyResult<Bound<'py, PyAny>> {
+    fn json_to_py(&mut self, v: &Value, kind: Kind<'s>) -> PyResult<Bound<'py, PyAny>> {
         let py = self.py;
         match (kind, v) {
             (Kind::Bytes, Value::String(s)) => {
@@ -319,16 +319,16 @@ impl<'s, 'py> Conv<'s, 'py> {
                 let list = PyList::empty(py);
                 for (i, item) in items.iter().enumerate() {
                     self.path.segs.push(format!("[{i}]"));
-                    list.append(self.to_py(item, kind_of(elem, &[]))?)?;
+                    list.append(self.json_to_py(item, kind_of(elem, &[]))?)?;
                     self.path.segs.pop();
                 }
                 Ok(list.into_any())
             }
-            _ => self.any_to_py(v),
+            _ => self.any_json_to_py(v),
         }
     }
 
-    fn any_to_py(&mut self, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+    fn any_json_to_py(&mut self, v: &Value) -> PyResult<Bound<'py, PyAny>> {
         let py = self.py;
         Ok(match v {
             Value::Null => py.None().into_bound(py),
@@ -346,7 +346,7 @@ impl<'s, 'py> Conv<'s, 'py> {
             Value::Array(items) => {
                 let list = PyList::empty(py);
                 for item in items {
-                    list.append(self.any_to_py(item)?)?;
+                    list.append(self.any_json_to_py(item)?)?;
                 }
                 list.into_any()
             }
@@ -359,7 +359,7 @@ impl<'s, 'py> Conv<'s, 'py> {
                 for (key, value) in map {
                     let kind = def.and_then(|d| field_kind(d, key)).unwrap_or(Kind::Any);
                     self.path.segs.push(key.clone());
-                    dict.set_item(key, self.to_py(value, kind)?)?;
+                    dict.set_item(key, self.json_to_py(value, kind)?)?;
                     self.path.segs.pop();
                 }
                 dict.into_any()
@@ -469,7 +469,7 @@ impl Schema {
                 value.get_type().name()?
             )));
         }
-        let json = self.conv(py).any_to_json(value)?;
+        let json = self.conv(py).any_py_to_json(value)?;
         let bytes = self.inner.encode(&json).map_err(|e| codec_err(py, e))?;
         Ok(PyBytes::new(py, &bytes))
     }
@@ -483,7 +483,7 @@ impl Schema {
     ) -> PyResult<Bound<'py, PyBytes>> {
         let t = mtproto::tl::schema::parse::parse_type(type_expr)
             .map_err(|e| invalid_input(py, format!("type {type_expr:?}: {e}"), None))?;
-        let json = self.conv(py).to_json(value, kind_of(&t, &[]))?;
+        let json = self.conv(py).py_to_json(value, kind_of(&t, &[]))?;
         let bytes = self
             .inner
             .encode_as(&json, type_expr)
@@ -499,7 +499,7 @@ impl Schema {
     ) -> PyResult<Bound<'py, PyAny>> {
         let data = crate::session::bytes_arg("data", data)?;
         let json = self.inner.decode(&data).map_err(|e| codec_err(py, e))?;
-        self.conv(py).any_to_py(&json)
+        self.conv(py).any_json_to_py(&json)
     }
 
     /// Reads `data` as a type expression.
@@ -516,7 +516,7 @@ impl Schema {
             .map_err(|e| codec_err(py, e))?;
         let t = mtproto::tl::schema::parse::parse_type(type_expr)
             .map_err(|e| invalid_input(py, format!("type {type_expr:?}: {e}"), None))?;
-        self.conv(py).to_py(&json, kind_of(&t, &[]))
+        self.conv(py).json_to_py(&json, kind_of(&t, &[]))
     }
 
     /// Reads the result of a call to `method`, typed by its declared result.
@@ -535,7 +535,7 @@ impl Schema {
             Some(def) => kind_of(&def.result, &def.generics),
             None => Kind::Any,
         };
-        self.conv(py).to_py(&json, kind)
+        self.conv(py).json_to_py(&json, kind)
     }
 }
 
