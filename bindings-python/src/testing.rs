@@ -3,8 +3,9 @@
 //!
 //! It ships in the wheel so that users can test their own code (a bot, a
 //! client library) against a real MTProto server on loopback, with no
-//! account, network or separate binary; the server costs the extension a
-//! few hundred KiB because it is built from the same core.
+//! account, network or separate binary. It is cheap to ship: its own code
+//! is about 80 KiB of the extension, because the server state machines are
+//! part of the core the client links anyway.
 
 use std::sync::Mutex;
 
