@@ -75,31 +75,31 @@ impl BridgeInner {
     /// Asks the loop to run a drain soon. Takes the GIL (this is the only
     /// place the dispatcher does so for async callers).
     pub fn schedule(self: &Arc<Self>) {
-        let done = Python::try_attach(|py| -> PyResult<()> {
-            let drain = Py::new(
+        // None: the interpreter is shutting down; nothing can run any more.
+        let _ = Python::try_attach(|py| {
+            let scheduled = Py::new(
                 py,
                 Drain {
                     bridge: self.clone(),
                 },
-            )?;
-            self.call_soon_threadsafe.call1(py, (drain,))?;
-            Ok(())
-        });
-        match done {
-            Some(Ok(())) => {}
-            Some(Err(_)) => {
-                // The loop is closed: nobody can await these futures any
-                // more. Drop them (and let the next push try again).
+            )
+            .and_then(|drain| self.call_soon_threadsafe.call1(py, (drain,)));
+            if scheduled.is_err() {
+                // The loop is closed. Its futures can never be awaited:
+                // drop them. Callbacks registered on it still get their
+                // updates and events, here, so none is lost.
                 let items = {
                     let mut q = lock(&self.queue);
                     q.scheduled = false;
                     std::mem::take(&mut q.items)
                 };
-                drop(items);
+                for item in items {
+                    if let Item::Deliver(callback, delivery) = item {
+                        deliver(py, callback.bind(py), delivery);
+                    }
+                }
             }
-            // The interpreter is shutting down: nothing can run any more.
-            None => {}
-        }
+        });
     }
 
     /// Runs on the loop: handles everything queued so far.

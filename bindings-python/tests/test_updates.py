@@ -259,3 +259,21 @@ def test_reconnect_is_reported_with_a_delay_and_requests_go_on(dc: LocalDc) -> N
     assert states.count(mtproto.State.CONNECTED) >= 2
     waits = [e for e in events if e.state is mtproto.State.WAITING_TO_RECONNECT]
     assert all(e.delay is not None and e.delay >= 0 for e in waits)
+
+
+def test_a_loop_handler_outliving_its_loop_still_gets_every_update(
+    session: mtproto.Session,
+) -> None:
+    got: list[bytes] = []
+
+    async def register() -> None:
+        session.set_update_handler(got.append)
+        await session.invoke(push_updates(3, 2))
+        while len(got) < 3:
+            await asyncio.sleep(0.01)
+
+    run(register())  # the loop is closed afterwards
+    session.invoke_sync(push_updates(4, 2), timeout=10)
+    assert wait_until(lambda: len(got) == 7), len(got)
+    seqs = [parse_update(u)[0] for u in got]
+    assert seqs == [1, 2, 3, 1, 2, 3, 4]

@@ -254,9 +254,10 @@ class Session:
         """Calls ``handler(update)`` for each update the server pushes (TL
         bytes), exactly once each, in order.
 
-        Set from a coroutine, the handler runs on that event loop; set from
-        plain code, it runs on the runtime's dispatcher thread (which holds
-        the GIL only while it calls, once per batch of updates). Updates
+        Set from a coroutine, the handler runs on that event loop (or, once
+        that loop is closed, on the dispatcher thread); set from plain code,
+        it runs on the runtime's dispatcher thread (which holds the GIL only
+        while it calls, once per batch of updates). Updates
         that arrived earlier are delivered first. An exception raised by the
         handler is logged (logger ``mtproto``) and delivery goes on.
         Replaces the previous handler and ends update iterators.
