@@ -14,6 +14,7 @@ use mtproto::client::StateEvent;
 use pyo3::exceptions::PyStopAsyncIteration;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
+use pyo3::{PyTraverseError, PyVisit};
 
 use crate::bridge::{deliver, lock, BridgeInner, Delivery, Item};
 use crate::errors::invalid_input;
@@ -256,6 +257,36 @@ impl<T: Payload> Hub<T> {
 
     pub fn is_closed(&self) -> bool {
         lock(&self.state).closed
+    }
+
+    /// Shows the garbage collector the Python objects the hub owns (the
+    /// callback and waiting futures), so a handler that references its own
+    /// session does not keep an unclosed session alive forever. Skipped if
+    /// the hub is busy: traversal must not block.
+    pub fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        let Ok(st) = self.state.try_lock() else {
+            return Ok(());
+        };
+        match &st.consumer {
+            Consumer::Thread(cb) | Consumer::Loop(cb, _) => visit.call(&**cb)?,
+            Consumer::Buffer => {}
+        }
+        for (fut, _) in &st.waiters {
+            visit.call(fut)?;
+        }
+        Ok(())
+    }
+
+    /// Drops the hub's Python references (the collector breaking a cycle).
+    pub fn clear(&self) {
+        let (consumer, waiters) = {
+            let mut st = lock(&self.state);
+            (
+                std::mem::replace(&mut st.consumer, Consumer::Buffer),
+                std::mem::take(&mut st.waiters),
+            )
+        };
+        drop((consumer, waiters));
     }
 }
 

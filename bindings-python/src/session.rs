@@ -18,6 +18,7 @@ use mtproto::storage::{MemoryStore, SessionStore, SqliteStore};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes};
+use pyo3::{PyTraverseError, PyVisit};
 
 use crate::bridge::{lock, Item, LoopBridge};
 use crate::errors::{invalid_input, to_pyerr};
@@ -422,6 +423,16 @@ impl Session {
     /// True once the session closed and its update stream ended.
     fn updates_closed(&self) -> bool {
         self.updates.is_closed()
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        self.updates.traverse(&visit)?;
+        self.states.traverse(&visit)
+    }
+
+    fn __clear__(&self) {
+        self.updates.clear();
+        self.states.clear();
     }
 }
 

@@ -90,3 +90,22 @@ def test_a_handler_may_close_its_own_session(dc: LocalDc) -> None:
     session.invoke_sync(push_updates(3, 1), timeout=10)
     assert wait_until(lambda: session.closed)
     assert calls
+
+
+def test_an_unclosed_session_whose_handler_references_it_is_collected(dc: LocalDc) -> None:
+    import weakref
+
+    class Bot:
+        def __init__(self, session: mtproto.Session) -> None:
+            self.session = session
+            session.set_update_handler(self.on_update)  # bot -> session -> Rust -> bot
+
+        def on_update(self, update: bytes) -> None:
+            pass
+
+    bot = Bot(dc.session())
+    assert parse_payload(bot.session.invoke_sync(echo(b"x"), timeout=10)) == b"x"
+    ref = weakref.ref(bot)
+    del bot
+    gc.collect()
+    assert ref() is None
