@@ -59,9 +59,10 @@ class TimeoutError(Error, builtins.TimeoutError):
 
 class Cancelled(Error):
     """The request was cancelled before it ended (the server was asked to
-    drop the answer). An ``asyncio`` task that is cancelled while awaiting
-    ``invoke`` raises :class:`asyncio.CancelledError` instead, as asyncio
-    requires."""
+    drop the answer): the core's ``Cancelled`` outcome, kept so every error
+    of the core has its class. The Python API does not raise it today: an
+    ``asyncio`` task cancelled while awaiting ``invoke`` raises
+    :class:`asyncio.CancelledError`, as asyncio requires."""
 
 
 class Closed(Error):
