@@ -29,5 +29,10 @@ cargo run --locked -q -p mtproto-tools --bin demo -- --data-dir "$demo_dir" | ta
 second=$(cargo run --locked -q -p mtproto-tools --bin demo -- --data-dir "$demo_dir")
 grep -q "reused from the store" <<<"$second" || { echo "demo: the second run did not reuse the stored key" >&2; echo "$second" >&2; exit 1; }
 echo "demo: second run reused the stored key"
+
+echo "== C ABI"
 scripts/test-c.sh
+echo "== Python"
+scripts/test-python.sh
+echo "== Kotlin and Swift"
 scripts/test-kotlin.sh
