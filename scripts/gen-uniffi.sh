@@ -20,12 +20,14 @@ OUT_ROOT=${1:-$ROOT}
 mkdir -p "$OUT_ROOT"
 OUT_ROOT=$(cd "$OUT_ROOT" && pwd)
 
-cargo build --release --locked -q -p mtproto-uniffi -p uniffi-bindgen
+# The library is built in release (the tests load that one); the generator
+# runs from the dev profile, whose dependencies compile unoptimised and fast.
+cargo build --release --locked -q -p mtproto-uniffi
 LIB=target/release/libmtproto_uniffi.so
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-cargo run --release --locked -q -p uniffi-bindgen -- generate "$LIB" \
+cargo run --locked -q -p uniffi-bindgen -- generate "$LIB" \
     --language kotlin --language swift --no-format --out-dir "$TMP" >/dev/null
 
 KT_DIR=$OUT_ROOT/bindings-kotlin/src/main/kotlin/dev/mtproto

@@ -21,7 +21,7 @@ if ! command -v mvn >/dev/null || ! command -v java >/dev/null; then
 fi
 
 say "building the release libraries"
-cargo build --release --locked -q -p mtproto-uniffi -p uniffi-bindgen -p mtproto-localdc
+cargo build --release --locked -q -p mtproto-uniffi -p mtproto-localdc
 
 say "drift check of the generated Kotlin and Swift sources"
 GEN=$(mktemp -d)
