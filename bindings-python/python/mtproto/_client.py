@@ -20,6 +20,39 @@ BytesLike = Union[bytes, bytearray, memoryview]
 
 T = TypeVar("T")
 
+_C = TypeVar("_C", bound="Closing")
+
+
+class Closing:
+    """``with`` and ``async with`` for objects that end with ``close()``:
+    leaving the block closes them, whether or not it raised."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _C) -> _C:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self: _C) -> _C:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+
 _live: "weakref.WeakSet[Runtime]" = weakref.WeakSet()
 _default: Optional["Runtime"] = None
 _default_lock = threading.Lock()
@@ -44,7 +77,7 @@ def _close_all_runtimes() -> None:
         runtime.close()
 
 
-class Runtime:
+class Runtime(Closing):
     """Owns the threads that run sessions: one network thread (every
     session's I/O and protocol work) and one dispatcher thread (callbacks).
 
@@ -80,33 +113,11 @@ class Runtime:
     def closed(self) -> bool:
         return self._native.is_closed()
 
-    def __enter__(self) -> "Runtime":
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> "Runtime":
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"<mtproto.Runtime closed={self.closed}>"
 
 
-class Session:
+class Session(Closing):
     """One session with a data center: one auth key, one connection at a
     time, reconnecting by itself.
 
@@ -309,28 +320,6 @@ class Session:
         """Closes the session: pending requests raise :class:`Closed`, the
         connection is dropped, iterators end. Returns at once."""
         self._native.close()
-
-    def __enter__(self) -> "Session":
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> "Session":
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<mtproto.Session id={self.id} closed={self.closed}>"

@@ -20,11 +20,10 @@ LocalDc; a production DC answers them with an RPC error.
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Any, Optional, Tuple, Type
+from typing import Any, Optional, Tuple
 
 from . import _native
-from ._client import BytesLike, Session
+from ._client import BytesLike, Closing, Session
 from ._schema import Schema
 
 __all__ = [
@@ -56,7 +55,7 @@ def load_test_schema() -> Schema:
     return Schema(TEST_TL)
 
 
-class LocalDc:
+class LocalDc(Closing):
     """A local data center listening on ``127.0.0.1`` (a free port), until
     :meth:`close` or the end of its ``with`` block.
 
@@ -115,17 +114,6 @@ class LocalDc:
     @property
     def running(self) -> bool:
         return self._native.is_running()
-
-    def __enter__(self) -> "LocalDc":
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<mtproto.testing.LocalDc {self.address} dc {self.dc_id}>"

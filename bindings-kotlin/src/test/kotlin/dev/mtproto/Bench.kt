@@ -1,5 +1,6 @@
 package dev.mtproto
 
+import dev.mtproto.testing.TestApi
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitAll
@@ -47,7 +48,7 @@ abstract class Bench(private val mode: String) {
         ),
     )
 
-    private val body = Tl.echo(ByteArray(64 - 8) { 1 }) // 64 B on the wire, as mtproto-load
+    private val body = TestApi.echo(ByteArray(64 - 8) { 1 }) // 64 B on the wire, as mtproto-load
 
     /** `window` coroutines, each invoking echo until `n` are done. */
     private fun invokeRate(s: Session, n: Int): Double = runBlocking(Dispatchers.Default) {
@@ -99,7 +100,7 @@ abstract class Bench(private val mode: String) {
             }
         })
         val started = System.nanoTime()
-        runBlocking { check(Tl.isTrue(s.invoke(Tl.pushUpdates(count, 16)))) }
+        runBlocking { check(TestApi.isTrue(s.invoke(TestApi.pushUpdates(count, 16)))) }
         check(done.await(300, TimeUnit.SECONDS)) { "only ${seen.get()} of $count updates" }
         val secs = (System.nanoTime() - started) / 1e9
         s.clearUpdateListener()
@@ -111,7 +112,7 @@ abstract class Bench(private val mode: String) {
         var got = 0
         var calls = 0
         val started = System.nanoTime()
-        runBlocking { check(Tl.isTrue(s.invoke(Tl.pushUpdates(count, 16)))) }
+        runBlocking { check(TestApi.isTrue(s.invoke(TestApi.pushUpdates(count, 16)))) }
         while (got < count) {
             val batch = s.nextUpdates(4096u, 10_000u)
             check(batch.isNotEmpty()) { "no update within 10 s after $got" }
@@ -124,7 +125,7 @@ abstract class Bench(private val mode: String) {
     protected fun run() {
         val runtime = Runtime()
         val s = session(runtime)
-        runBlocking { s.invoke(Tl.echo(byteArrayOf(1))) } // key exchange
+        runBlocking { s.invoke(TestApi.echo(byteArrayOf(1))) } // key exchange
         // Warm-up of the JIT and the server's buffers, every path.
         invokeRate(s, 20_000)
         callbackRate(s, 20_000)

@@ -1,5 +1,6 @@
 package dev.mtproto
 
+import dev.mtproto.testing.TestApi
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitAll
@@ -57,23 +58,23 @@ class SessionTest {
         close()
     }
 
-    private suspend fun Session.cancelledCount(): Long = Tl.count(invoke(Tl.cancelledCount()))
+    private suspend fun Session.cancelledCount(): Long = TestApi.count(invoke(TestApi.cancelledCount()))
 
     @Test
     fun `invoke echoes the payload in every call form`() = open().withSession { s ->
         val payload = ByteArray(300) { it.toByte() } // long TL-string form
-        assertArrayEquals(payload, Tl.payload(s.invoke(Tl.echo(payload))))
-        assertArrayEquals(payload, Tl.payload(s.invokeWithTimeout(Tl.echo(payload), 5_000u)))
-        val blocking = CompletableFuture.supplyAsync { s.invokeBlocking(Tl.echo(byteArrayOf(7)), 5_000u) }
-        assertArrayEquals(byteArrayOf(7), Tl.payload(blocking.get(10, TimeUnit.SECONDS)))
+        assertArrayEquals(payload, TestApi.payload(s.invoke(TestApi.echo(payload))))
+        assertArrayEquals(payload, TestApi.payload(s.invokeWithTimeout(TestApi.echo(payload), 5_000u)))
+        val blocking = CompletableFuture.supplyAsync { s.invokeBlocking(TestApi.echo(byteArrayOf(7)), 5_000u) }
+        assertArrayEquals(byteArrayOf(7), TestApi.payload(blocking.get(10, TimeUnit.SECONDS)))
 
         val done = CompletableFuture<ByteArray>()
-        val id = s.invokeWithCallback(Tl.echo(byteArrayOf(1, 2, 3)), 5_000u, object : InvokeCallback {
+        val id = s.invokeWithCallback(TestApi.echo(byteArrayOf(1, 2, 3)), 5_000u, object : InvokeCallback {
             override fun onSuccess(result: ByteArray) { done.complete(result) }
             override fun onFailure(error: MtprotoException) { done.completeExceptionally(error) }
         })
         assertTrue(id > 0u || id == 0uL)
-        assertArrayEquals(byteArrayOf(1, 2, 3), Tl.payload(done.get(10, TimeUnit.SECONDS)))
+        assertArrayEquals(byteArrayOf(1, 2, 3), TestApi.payload(done.get(10, TimeUnit.SECONDS)))
         assertEquals(0uL, s.listenerFailures())
     }
 
@@ -81,11 +82,11 @@ class SessionTest {
     fun `a thousand concurrent coroutines each get their own answer`() = open().withSession { s ->
         val n = 1_000
         val replies = (0 until n).map { i ->
-            async(Dispatchers.Default) { i to s.invoke(Tl.echo("request $i".toByteArray())) }
+            async(Dispatchers.Default) { i to s.invoke(TestApi.echo("request $i".toByteArray())) }
         }.awaitAll()
         assertEquals(n, replies.size)
         for ((i, reply) in replies) {
-            assertEquals("request $i", String(Tl.payload(reply)))
+            assertEquals("request $i", String(TestApi.payload(reply)))
         }
     }
 
@@ -101,14 +102,14 @@ class SessionTest {
                 threads.add(Thread.currentThread())
                 batches.incrementAndGet()
                 for (u in batch) {
-                    val (seq, data) = Tl.update(u)
+                    val (seq, data) = TestApi.update(u)
                     assertEquals(16, data.size)
                     seqs.add(seq)
                     all.countDown()
                 }
             }
         })
-        assertTrue(Tl.isTrue(s.invoke(Tl.pushUpdates(count, 16))))
+        assertTrue(TestApi.isTrue(s.invoke(TestApi.pushUpdates(count, 16))))
         assertTrue(all.await(30, TimeUnit.SECONDS), "only ${seqs.size} of $count updates arrived")
         delay(200) // a duplicate would arrive now
         assertEquals((1..count).toList(), seqs.toList())
@@ -120,11 +121,11 @@ class SessionTest {
 
     @Test
     fun `updates can be pulled in batches when no listener is set`() = open().withSession { s ->
-        assertTrue(Tl.isTrue(s.invoke(Tl.pushUpdates(300, 8))))
+        assertTrue(TestApi.isTrue(s.invoke(TestApi.pushUpdates(300, 8))))
         val seqs = mutableListOf<Int>()
         val deadline = System.nanoTime() + 20_000_000_000L
         while (seqs.size < 300 && System.nanoTime() < deadline) {
-            for (u in s.nextUpdates(128u, 1_000u)) seqs.add(Tl.update(u).first)
+            for (u in s.nextUpdates(128u, 1_000u)) seqs.add(TestApi.update(u).first)
         }
         assertEquals((1..300).toList(), seqs)
         assertTrue(s.nextUpdates(10u, 100u).isEmpty(), "nothing more was pushed")
@@ -133,12 +134,12 @@ class SessionTest {
 
     @Test
     fun `an rpc error carries the server's code and message`() = open().withSession { s ->
-        val e = assertThrows<MtprotoException.Rpc> { runBlocking { s.invoke(Tl.error(420, "FLOOD_WAIT_7")) } }
+        val e = assertThrows<MtprotoException.Rpc> { runBlocking { s.invoke(TestApi.error(420, "FLOOD_WAIT_7")) } }
         assertEquals(420, e.code)
         assertEquals("FLOOD_WAIT_7", e.errorMessage)
         // The callback form gets the same typed error.
         val failed = CompletableFuture<MtprotoException>()
-        s.invokeWithCallback(Tl.error(400, "BAD_REQUEST"), 5_000u, object : InvokeCallback {
+        s.invokeWithCallback(TestApi.error(400, "BAD_REQUEST"), 5_000u, object : InvokeCallback {
             override fun onSuccess(result: ByteArray) { failed.completeExceptionally(AssertionError("no error")) }
             override fun onFailure(error: MtprotoException) { failed.complete(error) }
         })
@@ -151,7 +152,7 @@ class SessionTest {
     fun `bad input is refused with InvalidInput, and the session goes on`() = open().withSession { s ->
         assertThrows<MtprotoException.InvalidInput> { runBlocking { s.invoke(byteArrayOf(1, 2, 3)) } }
         assertThrows<MtprotoException.InvalidInput> { runBlocking { s.invoke(ByteArray(6)) } }
-        assertThrows<MtprotoException.InvalidInput> { s.invokeBlocking(Tl.echo(byteArrayOf(1)), 0u) }
+        assertThrows<MtprotoException.InvalidInput> { s.invokeBlocking(TestApi.echo(byteArrayOf(1)), 0u) }
         // A refused callback request answers on the calling thread, at once.
         val refused = CompletableFuture<MtprotoException>()
         s.invokeWithCallback(ByteArray(2), 1_000u, object : InvokeCallback {
@@ -169,21 +170,21 @@ class SessionTest {
         )) {
             assertThrows<MtprotoException.InvalidInput>("$bad") { runtime.openSession(bad) }
         }
-        assertArrayEquals(byteArrayOf(5), Tl.payload(s.invoke(Tl.echo(byteArrayOf(5)))))
+        assertArrayEquals(byteArrayOf(5), TestApi.payload(s.invoke(TestApi.echo(byteArrayOf(5)))))
     }
 
     @Test
     fun `a request without an answer in time fails with Timeout`() = open().withSession { s ->
         val started = System.nanoTime()
-        assertThrows<MtprotoException.Timeout> { runBlocking { s.invokeWithTimeout(Tl.sleep(5_000), 300u) } }
+        assertThrows<MtprotoException.Timeout> { runBlocking { s.invokeWithTimeout(TestApi.sleep(5_000), 300u) } }
         assertTrue(System.nanoTime() - started < 4_900_000_000L, "ended before the server's answer")
-        assertThrows<MtprotoException.Timeout> { s.invokeBlocking(Tl.sleep(5_000), 300u) }
+        assertThrows<MtprotoException.Timeout> { s.invokeBlocking(TestApi.sleep(5_000), 300u) }
     }
 
     @Test
     fun `cancelling the coroutine cancels the request on the server`() = open().withSession { s ->
         val before = s.cancelledCount()
-        val job = launch(Dispatchers.Default) { s.invoke(Tl.sleep(20_000)) }
+        val job = launch(Dispatchers.Default) { s.invoke(TestApi.sleep(20_000)) }
         delay(300) // the request is on the wire
         val started = System.nanoTime()
         job.cancelAndJoin()
@@ -201,7 +202,7 @@ class SessionTest {
 
         // The callback form cancels by id, and the callback hears Cancelled.
         val ended = CompletableFuture<MtprotoException>()
-        val id = s.invokeWithCallback(Tl.sleep(20_000), 30_000u, object : InvokeCallback {
+        val id = s.invokeWithCallback(TestApi.sleep(20_000), 30_000u, object : InvokeCallback {
             override fun onSuccess(result: ByteArray) { ended.completeExceptionally(AssertionError("answered")) }
             override fun onFailure(error: MtprotoException) { ended.complete(error) }
         })
@@ -209,7 +210,7 @@ class SessionTest {
         s.cancel(id)
         assertTrue(ended.get(10, TimeUnit.SECONDS) is MtprotoException.Cancelled)
         // A cancelled coroutine does not disturb the next call.
-        assertArrayEquals(byteArrayOf(9), Tl.payload(s.invoke(Tl.echo(byteArrayOf(9)))))
+        assertArrayEquals(byteArrayOf(9), TestApi.payload(s.invoke(TestApi.echo(byteArrayOf(9)))))
     }
 
     @Test
@@ -221,8 +222,8 @@ class SessionTest {
         })
         runBlocking {
             withTimeout(60_000) {
-                s.invoke(Tl.echo(byteArrayOf(1))) // connected, key created
-                val pending = (0 until 20).map { async(Dispatchers.Default) { runCatching { s.invoke(Tl.sleep(20_000)) } } }
+                s.invoke(TestApi.echo(byteArrayOf(1))) // connected, key created
+                val pending = (0 until 20).map { async(Dispatchers.Default) { runCatching { s.invoke(TestApi.sleep(20_000)) } } }
                 delay(300)
                 s.shutdown()
                 val results = pending.awaitAll()
@@ -230,8 +231,8 @@ class SessionTest {
                     assertTrue(r.exceptionOrNull() is MtprotoException.Closed, "got $r")
                 }
                 assertTrue(s.isClosed())
-                assertThrows<MtprotoException.Closed> { runBlocking { s.invoke(Tl.echo(byteArrayOf(1))) } }
-                assertThrows<MtprotoException.Closed> { s.invokeBlocking(Tl.echo(byteArrayOf(1)), 1_000u) }
+                assertThrows<MtprotoException.Closed> { runBlocking { s.invoke(TestApi.echo(byteArrayOf(1))) } }
+                assertThrows<MtprotoException.Closed> { s.invokeBlocking(TestApi.echo(byteArrayOf(1)), 1_000u) }
             }
         }
         // The state listener saw the whole life, ending with Closed.
@@ -255,7 +256,7 @@ class SessionTest {
         val all = CountDownLatch(1)
         s.setUpdateListener(object : UpdateListener {
             override fun onUpdates(batch: List<ByteArray>) {
-                for (u in batch) seqs.add(Tl.update(u).first)
+                for (u in batch) seqs.add(TestApi.update(u).first)
                 if (seqs.size >= 200) all.countDown()
                 thrown.incrementAndGet()
                 throw IllegalStateException("listener bug")
@@ -265,19 +266,19 @@ class SessionTest {
             override fun onState(state: SessionState) = throw RuntimeException("state listener bug")
         })
         // Pushed in two rounds, so at least two batches (two throws) happen.
-        assertTrue(Tl.isTrue(s.invoke(Tl.pushUpdates(100, 4))))
+        assertTrue(TestApi.isTrue(s.invoke(TestApi.pushUpdates(100, 4))))
         delay(200)
-        assertTrue(Tl.isTrue(s.invoke(Tl.pushUpdates(100, 4))))
+        assertTrue(TestApi.isTrue(s.invoke(TestApi.pushUpdates(100, 4))))
         assertTrue(all.await(20, TimeUnit.SECONDS), "got ${seqs.size} updates")
         assertEquals((1..100).toList() + (1..100).toList(), seqs.toList())
-        assertArrayEquals(byteArrayOf(4), Tl.payload(s.invoke(Tl.echo(byteArrayOf(4)))))
+        assertArrayEquals(byteArrayOf(4), TestApi.payload(s.invoke(TestApi.echo(byteArrayOf(4)))))
         // Every throw reached Rust as an error, was counted, and delivery went on.
         assertTrue(thrown.get() >= 2)
         assertTrue(s.listenerFailures() >= thrown.get().toULong(), "failures ${s.listenerFailures()} < throws $thrown")
         // The runtime is fine too: a new session works.
         val other = open()
         try {
-            assertArrayEquals(byteArrayOf(6), Tl.payload(other.invoke(Tl.echo(byteArrayOf(6)))))
+            assertArrayEquals(byteArrayOf(6), TestApi.payload(other.invoke(TestApi.echo(byteArrayOf(6)))))
         } finally {
             other.shutdown()
         }
@@ -292,7 +293,7 @@ class SessionTest {
             s.setStateListener(object : StateListener {
                 override fun onState(state: SessionState) { seen.add(state) }
             })
-            s.withSession { assertArrayEquals(byteArrayOf(round.toByte()), Tl.payload(it.invoke(Tl.echo(byteArrayOf(round.toByte()))))) }
+            s.withSession { assertArrayEquals(byteArrayOf(round.toByte()), TestApi.payload(it.invoke(TestApi.echo(byteArrayOf(round.toByte()))))) }
             seen.toList()
         }
         assertTrue(SessionState.KeyCreated in states[0], "${states[0]}")
@@ -305,7 +306,7 @@ class SessionTest {
         val schema = Schema(File(requiredProperty("mtproto.testTl")).readText())
         assertTrue(schema.size() > 5u)
         val request = schema.encode("""{"_":"test.echo","payload":"AQID"}""")
-        assertArrayEquals(Tl.echo(byteArrayOf(1, 2, 3)), request)
+        assertArrayEquals(TestApi.echo(byteArrayOf(1, 2, 3)), request)
         val reply = s.invoke(request)
         assertEquals("""{"_":"test.payload","data":"AQID"}""", schema.decode(reply))
         assertEquals(

@@ -12,6 +12,7 @@ import dev.mtproto.SessionConfig
 import dev.mtproto.SessionState
 import dev.mtproto.StateListener
 import dev.mtproto.UpdateListener
+import dev.mtproto.testing.TestApi
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import java.io.File

@@ -22,6 +22,7 @@ import dev.mtproto.SessionConfig
 import dev.mtproto.SessionState
 import dev.mtproto.StateListener
 import dev.mtproto.UpdateListener
+import dev.mtproto.testing.TestApi
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
