@@ -28,8 +28,48 @@ fn main() {
         }
     }
     let code = Generator::new(&defs).generate();
-    let out = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("mtproto_service.rs");
-    std::fs::write(out, code).expect("write generated code");
+    let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    std::fs::write(out_dir.join("mtproto_service.rs"), code).expect("write generated code");
+    embed_telegram_schema(&out_dir);
+}
+
+/// Prepares the bundled Telegram API schema (`tl/api.tl`) for
+/// `Schema::telegram()`: the text deflated (about a fifth of its size, which
+/// is what every shipped library carries) and its layer, read from the
+/// `// LAYER N` line, as a constant. The ids are checked by the crate's
+/// tests and by `scripts/update-schema.sh`, not here: a build script runs
+/// unoptimised, and a full parse would slow every cold build.
+fn embed_telegram_schema(out_dir: &std::path::Path) {
+    use std::io::Write as _;
+    let path = "tl/api.tl";
+    println!("cargo:rerun-if-changed={path}");
+    let text = std::fs::read_to_string(path).expect("read tl/api.tl");
+    let layer: i32 = text
+        .lines()
+        .rev()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("//")?
+                .trim()
+                .strip_prefix("LAYER")?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("{path} has no `// LAYER N` line"));
+    let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    z.write_all(text.as_bytes()).expect("deflate");
+    let packed = z.finish().expect("deflate");
+    std::fs::write(out_dir.join("api.tl.deflate"), &packed).expect("write api.tl.deflate");
+    std::fs::write(
+        out_dir.join("api_tl.rs"),
+        format!(
+            "/// The layer of the bundled `tl/api.tl`.\npub const API_LAYER: i32 = {layer};\n\
+             /// Length of the bundled `tl/api.tl` text in bytes.\nconst API_TL_LEN: usize = {};\n",
+            text.len()
+        ),
+    )
+    .expect("write api_tl.rs");
 }
 
 /// `p_q_inner_data_dc` -> `PQInnerDataDc`, `auth.bindTempAuthKey` -> `AuthBindTempAuthKey`.

@@ -20,6 +20,8 @@
 //! Every check (types, ranges, missing and unknown fields, flags) stays in
 //! the core; errors come back as `InvalidInput` with the field path.
 
+use std::sync::Arc;
+
 use base64::Engine;
 use mtproto::tl::schema::{
     parse::TypeRef, CodecError, Definition, ParamKind, Schema as CoreSchema,
@@ -419,7 +421,10 @@ fn codec_err(py: Python<'_>, e: CodecError) -> PyErr {
 /// A TL schema (e.g. `api.tl`) and its dynamic codec.
 #[pyclass(module = "mtproto._native")]
 pub struct Schema {
-    inner: CoreSchema,
+    /// Shared with every other `Schema` made from the same source (the
+    /// bundled Telegram schema is parsed once per process); `extend` copies
+    /// on write.
+    inner: Arc<CoreSchema>,
 }
 
 #[pymethods]
@@ -428,14 +433,28 @@ impl Schema {
     #[staticmethod]
     fn parse(py: Python<'_>, text: &str) -> PyResult<Self> {
         let inner = CoreSchema::parse(text).map_err(|e| invalid_input(py, e.to_string(), None))?;
-        Ok(Schema { inner })
+        Ok(Schema {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Telegram's bundled API schema plus the service schema (parsed on the
+    /// first call, without the GIL, then shared).
+    #[staticmethod]
+    fn telegram(py: Python<'_>) -> Self {
+        Schema {
+            inner: py.detach(CoreSchema::telegram),
+        }
     }
 
     /// Adds the declarations of another text (later declarations win).
     fn extend(&mut self, py: Python<'_>, text: &str) -> PyResult<()> {
-        self.inner
+        let mut extended = (*self.inner).clone();
+        extended
             .extend(text)
-            .map_err(|e| invalid_input(py, e.to_string(), None))
+            .map_err(|e| invalid_input(py, e.to_string(), None))?;
+        self.inner = Arc::new(extended);
+        Ok(())
     }
 
     /// The layer named by a `// LAYER N` comment, if any.

@@ -4,8 +4,6 @@ with the field path."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,14 +11,9 @@ import pytest
 import mtproto
 from mtproto.testing import TEST_TL, echo, load_test_schema, parse_payload
 
-SHARED = Path(os.environ.get("MTPROTO_SHARED", Path(__file__).resolve().parents[3] / "shared"))
-API_TL = SHARED / "tl" / "api.tl"
-
-
 @pytest.fixture(scope="module")
 def api() -> mtproto.Schema:
-    assert API_TL.exists(), f"{API_TL} missing: ../shared must sit beside the repository"
-    return mtproto.Schema.load(API_TL)
+    return mtproto.Schema.telegram()
 
 
 def test_api_tl_loads_with_its_layer(api: mtproto.Schema) -> None:
@@ -28,6 +21,51 @@ def test_api_tl_loads_with_its_layer(api: mtproto.Schema) -> None:
     assert "messages.sendMessage" in api
     assert api.id_of("inputPeerUser") == 0xDDE8A54C
     assert "no.suchThing" not in api
+    assert api.layer == mtproto.DEFAULT_LAYER == 228
+
+
+def test_telegram_schema_get_config_and_config(api: mtproto.Schema) -> None:
+    assert api.encode({"_": "help.getConfig"}) == (0xC4F9186B).to_bytes(4, "little")
+    config: dict[str, Any] = {
+        "_": "config",
+        "default_p2p_contacts": True,
+        "preload_featured_stickers": False,
+        "revoke_pm_inbox": False,
+        "blocked_mode": False,
+        "force_try_ipv6": False,
+        "date": 1_700_000_000,
+        "expires": 1_700_003_600,
+        "test_mode": False,
+        "this_dc": 2,
+        "dc_options": [
+            {"_": "dcOption", "ipv6": False, "media_only": False, "tcpo_only": False, "cdn": False,
+             "static": False, "this_port_only": False, "id": 2, "ip_address": "149.154.167.50",
+             "port": 443, "secret": bytes(range(16))},
+        ],
+        "dc_txt_domain_name": "apv3.stel.com",
+        **{k: 1000 + i for i, k in enumerate([
+            "chat_size_max", "megagroup_size_max", "forwarded_count_max", "online_update_period_ms",
+            "offline_blur_timeout_ms", "offline_idle_timeout_ms", "online_cloud_timeout_ms",
+            "notify_cloud_delay_ms", "notify_default_delay_ms", "push_chat_period_ms", "push_chat_limit",
+            "edit_time_limit", "revoke_time_limit", "revoke_pm_time_limit", "rating_e_decay",
+            "stickers_recent_limit", "channels_read_media_period", "call_receive_timeout_ms",
+            "call_ring_timeout_ms", "call_connect_timeout_ms", "call_packet_timeout_ms",
+            "caption_length_max", "message_length_max", "webfile_dc_id",
+        ])},
+        "me_url_prefix": "https://t.me/",
+        "reactions_default": {"_": "reactionEmoji", "emoticon": "\N{THUMBS UP SIGN}"},
+    }
+    data = api.encode(config)
+    assert data[:4] == api.id_of("config").to_bytes(4, "little")  # type: ignore[union-attr]
+    assert api.decode_result("help.getConfig", data) == config
+
+
+def test_telegram_schema_is_shared_and_extend_copies() -> None:
+    a = mtproto.Schema.telegram()
+    b = mtproto.Schema.telegram()
+    b.extend("test.only#12345678 = test.Only;")
+    assert "test.only" in b and "test.only" not in a
+    assert "test.only" not in mtproto.Schema.telegram()
 
 
 def test_send_message_with_flags_round_trips(api: mtproto.Schema) -> None:
@@ -144,7 +182,8 @@ def test_test_tl_against_the_live_server(session: mtproto.Session) -> None:
 
 
 def test_api_and_test_schemas_combine(api: mtproto.Schema) -> None:
-    both = mtproto.Schema.load(API_TL, TEST_TL)
+    both = mtproto.Schema.telegram()
+    both.extend(TEST_TL)
     assert "test.echo" in both and "help.getConfig" in both
 
 

@@ -10,12 +10,14 @@
 //! - [`mtp`]: encrypted message packing and unpacking with every receive check.
 //! - [`runtime`]: the owned network thread and the callback dispatcher thread.
 //! - [`client`]: the public API: sessions, requests as bytes, updates, state events.
+//! - [`logging`]: the core's `tracing` events handed to a host language's logger.
 
 #![forbid(unsafe_code)]
 
 pub mod auth;
 pub mod client;
 pub mod crypto;
+pub mod logging;
 pub mod mtp;
 pub(crate) mod net;
 pub mod runtime;

@@ -18,15 +18,34 @@ pub struct mtp_schema {
     _opaque: [u8; 0],
 }
 
-static SCHEMAS: Registry<RwLock<Schema>> = Registry::new(tag::SCHEMA);
+/// Each handle holds the current version of its schema; `mtp_schema_extend`
+/// swaps in an extended copy, so schemas made by `mtp_schema_new_telegram`
+/// share one parsed copy until one of them is extended.
+static SCHEMAS: Registry<RwLock<Arc<Schema>>> = Registry::new(tag::SCHEMA);
 
-fn lookup_schema(handle: *const mtp_schema) -> FfiResult<Arc<RwLock<Schema>>> {
+/// The schema a handle stands for now (a snapshot: codec calls run without
+/// holding the handle's lock).
+fn lookup_schema(handle: *const mtp_schema) -> FfiResult<Arc<Schema>> {
+    Ok(lookup_slot(handle)?
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone())
+}
+
+fn lookup_slot(handle: *const mtp_schema) -> FfiResult<Arc<RwLock<Arc<Schema>>>> {
     if handle.is_null() {
         return Err(Fail::null("schema"));
     }
     SCHEMAS
         .get(from_ptr(handle))
         .ok_or_else(|| Fail::handle("schema"))
+}
+
+fn insert_schema(schema: Arc<Schema>, out_schema: *mut *mut mtp_schema) -> FfiResult {
+    let token = SCHEMAS.insert(Arc::new(RwLock::new(schema)))?;
+    // SAFETY: every caller checked `out_schema` with `check_out`.
+    unsafe { ptr::write(out_schema, to_ptr(token)) };
+    Ok(())
 }
 
 fn schema_error(e: impl std::fmt::Display) -> Fail {
@@ -67,9 +86,48 @@ pub unsafe extern "C" fn mtp_schema_new(
         // SAFETY: the caller's contract on `text`.
         let text = unsafe { ptr::text(text, text_len, "text")? };
         let parsed = Schema::parse(text).map_err(schema_error)?;
-        let token = SCHEMAS.insert(Arc::new(RwLock::new(parsed)))?;
-        // SAFETY: as above.
-        unsafe { ptr::write(out_schema, to_ptr(token)) };
+        insert_schema(Arc::new(parsed), out_schema)
+    })
+}
+
+/// Telegram's API schema as bundled with the library (the layer that
+/// `mtp_schema_layer` reports and sessions announce), plus the MTProto
+/// service schema (`ping`, `rpc_error`, ...), in a new handle
+/// `*out_schema`.
+///
+/// The bundled text is parsed once per process, on the first call (a few
+/// milliseconds); later calls share that copy. `mtp_schema_extend` on one
+/// handle changes only that handle. Ownership: the caller frees the schema
+/// with `mtp_schema_free`. Thread-safe.
+///
+/// # Safety
+/// `out_schema` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mtp_schema_new_telegram(out_schema: *mut *mut mtp_schema) -> mtp_result {
+    guard(|| {
+        ptr::check_out(out_schema, "out_schema")?;
+        // SAFETY: checked non-NULL; writable by contract.
+        unsafe { ptr::clear_out(out_schema) };
+        insert_schema(Schema::telegram(), out_schema)
+    })
+}
+
+/// Writes the schema's layer to `*out_layer`: the number of a `// LAYER N`
+/// line in its text (the bundled schema always has one), or 0 when the
+/// text named none. Thread-safe.
+///
+/// # Safety
+/// `out_layer` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mtp_schema_layer(
+    schema: *const mtp_schema,
+    out_layer: *mut i32,
+) -> mtp_result {
+    guard(|| {
+        ptr::check_out(out_layer, "out_layer")?;
+        let layer = lookup_schema(schema)?.layer().unwrap_or(0);
+        // SAFETY: checked non-NULL; writable by contract.
+        unsafe { ptr::write(out_layer, layer) };
         Ok(())
     })
 }
@@ -87,13 +145,15 @@ pub unsafe extern "C" fn mtp_schema_extend(
     text_len: usize,
 ) -> mtp_result {
     guard(|| {
-        let s = lookup_schema(schema)?;
+        let slot = lookup_slot(schema)?;
         // SAFETY: the caller's contract on `text`.
         let text = unsafe { ptr::text(text, text_len, "text")? };
-        // Parse into a copy so a failure leaves the schema as it was.
-        let mut extended = s.read().unwrap_or_else(|e| e.into_inner()).clone();
+        // Extend a copy under the write lock, so a failure leaves the schema
+        // as it was and two concurrent extends both take effect.
+        let mut current = slot.write().unwrap_or_else(|e| e.into_inner());
+        let mut extended = Schema::clone(&current);
         extended.extend(text).map_err(schema_error)?;
-        *s.write().unwrap_or_else(|e| e.into_inner()) = extended;
+        *current = Arc::new(extended);
         Ok(())
     })
 }
@@ -126,11 +186,7 @@ pub unsafe extern "C" fn mtp_schema_encode(
         let text = unsafe { ptr::text(json, json_len, "json")? };
         let value: Value = serde_json::from_str(text)
             .map_err(|e| Fail::invalid(format!("json is not valid JSON: {e}")))?;
-        let bytes = s
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .encode(&value)
-            .map_err(codec_error)?;
+        let bytes = s.encode(&value).map_err(codec_error)?;
         out_buffer(out_bytes, bytes)
     })
 }
@@ -170,13 +226,11 @@ pub unsafe extern "C" fn mtp_schema_decode(
                 ptr::bytes(bytes, bytes_len, "bytes")?,
             )
         };
-        let schema = s.read().unwrap_or_else(|e| e.into_inner());
         let value = match function {
-            Some(name) => schema.decode_function_result(name, bytes),
-            None => schema.decode(bytes),
+            Some(name) => s.decode_function_result(name, bytes),
+            None => s.decode(bytes),
         }
         .map_err(codec_error)?;
-        drop(schema);
         let json = serde_json::to_vec(&value).map_err(codec_error)?;
         out_buffer(out_json, json)
     })

@@ -31,7 +31,7 @@ class Schema:
     Values are dicts whose ``"_"`` key names the constructor or function,
     with one key per field, named as in the schema::
 
-        schema = Schema.load("api.tl")
+        schema = Schema.telegram()        # or Schema.load("api.tl")
         request = schema.encode({"_": "help.getConfig"})
         config = schema.decode_result("help.getConfig", await session.invoke(request))
 
@@ -66,6 +66,23 @@ class Schema:
     def __init__(self, text: str = "") -> None:
         """A schema from TL text (empty by default; add with :meth:`extend`)."""
         self._native = _native.Schema.parse(text)
+
+    @classmethod
+    def telegram(cls) -> "Schema":
+        """Telegram's API schema as bundled with the library (its layer is
+        :data:`mtproto.DEFAULT_LAYER`), plus the MTProto service schema
+        (``ping``, ``rpc_error``, ...). Parsed once per process, on the first
+        call (a few milliseconds, without holding the GIL); later calls
+        share it. :meth:`extend` on the result changes only that object::
+
+            schema = Schema.telegram()
+            config = schema.decode_result(
+                "help.getConfig", await session.invoke(schema.encode({"_": "help.getConfig"}))
+            )
+        """
+        schema = cls.__new__(cls)
+        schema._native = _native.Schema.telegram()
+        return schema
 
     @classmethod
     def load(cls, *sources: Source) -> "Schema":

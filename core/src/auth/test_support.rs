@@ -150,11 +150,7 @@ pub(crate) fn rng(seed: u64) -> StdRng {
 
 /// Telegram's public keys as shipped (test and production, TV §3).
 pub(crate) fn telegram_keys() -> Vec<RsaPublicKey> {
-    parse_pem_bundle(include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/keys/telegram-public-keys.pem"
-    )))
-    .expect("the shared key file parses")
+    parse_pem_bundle(crate::crypto::TELEGRAM_PUBLIC_KEYS_PEM).expect("the bundled key file parses")
 }
 
 /// One generated 2048-bit server key per test binary.

@@ -22,8 +22,9 @@ use crate::storage::{MemoryStore, SessionStore};
 use crate::tl::service::functions;
 use crate::transport::Framing;
 
-/// The layer announced in `invokeWithLayer` when none is configured.
-pub const DEFAULT_LAYER: i32 = 228;
+/// The layer announced in `invokeWithLayer` when none is configured: the
+/// layer of the bundled schema ([`Schema::telegram`](crate::tl::schema::Schema::telegram)).
+pub const DEFAULT_LAYER: i32 = crate::tl::schema::API_LAYER;
 
 /// Largest request body accepted from a caller. Real API calls are far
 /// smaller (file parts are at most 512 KiB); the bound keeps one call from

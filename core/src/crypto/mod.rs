@@ -42,7 +42,7 @@ pub use key::{new_nonce_hash, AuthKey, AUTH_KEY_LEN};
 pub use prime::{factorize_pq, generate_pq, is_prime_u64, is_probable_prime, random_prime};
 pub use rsa::{
     parse_pem_bundle, rsa_legacy_encrypt, rsa_pad_encrypt, rsa_pad_encrypt_with, RsaPrivateKey,
-    RsaPublicKey, LEGACY_MAX_DATA, RSA_PAD_MAX_DATA, RSA_PAD_PADDED_LEN,
+    RsaPublicKey, LEGACY_MAX_DATA, RSA_PAD_MAX_DATA, RSA_PAD_PADDED_LEN, TELEGRAM_PUBLIC_KEYS_PEM,
 };
 
 /// Every failure of the crypto layer. Each variant names one precise cause so

@@ -195,6 +195,11 @@ impl fmt::Debug for RsaPublicKey {
     }
 }
 
+/// Telegram's published RSA public keys (the test-DC key, then the
+/// production key; TV §3), as PEM. A session that connects to Telegram's
+/// own data centers passes this as its public key bundle.
+pub const TELEGRAM_PUBLIC_KEYS_PEM: &str = include_str!("../../keys/telegram-public-keys.pem");
+
 /// Parses every public key of a PEM file (e.g. Telegram's test and
 /// production keys in one file). Each block must be `RSA PUBLIC KEY` or
 /// `PUBLIC KEY`; a file without any block is an error.
@@ -573,10 +578,7 @@ mod tests {
     use rand::SeedableRng;
     use std::sync::OnceLock;
 
-    const KEYS_PEM: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/keys/telegram-public-keys.pem"
-    ));
+    const KEYS_PEM: &str = TELEGRAM_PUBLIC_KEYS_PEM;
     const PROD_FP: i64 = 0xd09d1d85de64fd85u64 as i64;
     const TEST_FP: i64 = 0xb25898df208d2603u64 as i64;
 
@@ -605,10 +607,10 @@ mod tests {
     const INNER: &str = "955FF5A908130B7475669FEB8B0000000444095E050000000447A8C84F00000079F0AFB50252E5FC96924BFCECDA4F05801775A3EFBFD2701AA28AD727BE4646264F835B0B7BDFF9C6ED6CF819FD6DF5DCD17E90D67ADD2C2C1E3775C7A6A0AC02000000";
     const INNER_PADDING: &str = "C1C3E221C1EAECF4788AC3FEA0DECFEFD0E81AE6C6A1AB2AB8729D0634E08A3A12A9D53E06134F87B74BBD9EC90793B091C7FBF4CDBCBE4536397902388D4F68EBAA138CCD068244DB026332B7FC17E5DFAC09E7A71FA5353E3EEBDC";
 
-    /// A-3, TV §3: the shared key file holds the test and the production key
-    /// with exactly these fingerprints.
+    /// A-3, TV §3: the bundled key file holds the test and the production
+    /// key with exactly these fingerprints.
     #[test]
-    fn a3_fingerprints_of_shared_pem_bundle() {
+    fn a3_fingerprints_of_bundled_pem() {
         let fps: Vec<i64> = bundle().iter().map(RsaPublicKey::fingerprint).collect();
         assert_eq!(fps, [TEST_FP, PROD_FP]);
         // Wire order of the production fingerprint (LE long): 85FD64DE851D9DD0.

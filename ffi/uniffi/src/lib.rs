@@ -541,7 +541,8 @@ impl Session {
 /// Objects carry `"_": "constructor.name"`; `bytes` are base64 strings.
 #[derive(uniffi::Object)]
 pub struct Schema {
-    inner: mtproto::tl::schema::Schema,
+    /// Shared: every `Schema.telegram()` is the one parsed copy.
+    inner: Arc<mtproto::tl::schema::Schema>,
 }
 
 impl fmt::Debug for Schema {
@@ -570,7 +571,41 @@ impl Schema {
                 .extend(text)
                 .map_err(|e| invalid(format!("schema text {i}: {e}")))?;
         }
-        Ok(Arc::new(Schema { inner }))
+        Ok(Arc::new(Schema {
+            inner: Arc::new(inner),
+        }))
+    }
+
+    /// Telegram's API schema as bundled with the library (layer
+    /// [`default_layer`]) plus the MTProto service schema (`ping`,
+    /// `rpc_error`, ...). Parsed once per process on the first call (a few
+    /// milliseconds: call it off the main thread in an app), then shared.
+    #[uniffi::constructor]
+    pub fn telegram() -> Arc<Self> {
+        Arc::new(Schema {
+            inner: mtproto::tl::schema::Schema::telegram(),
+        })
+    }
+
+    /// Telegram's schema extended by more texts (e.g. a test API); later
+    /// texts win. The bundled copy itself is never changed.
+    #[uniffi::constructor]
+    pub fn telegram_with(texts: Vec<String>) -> Result<Arc<Self>, MtprotoError> {
+        let mut inner = (*mtproto::tl::schema::Schema::telegram()).clone();
+        for (i, text) in texts.iter().enumerate() {
+            inner
+                .extend(text)
+                .map_err(|e| invalid(format!("schema text {i}: {e}")))?;
+        }
+        Ok(Arc::new(Schema {
+            inner: Arc::new(inner),
+        }))
+    }
+
+    /// The layer of a `// LAYER N` line in the schema text, if any (the
+    /// bundled schema always has one).
+    pub fn layer(&self) -> Option<i32> {
+        self.inner.layer()
     }
 
     /// How many constructors and functions the schema holds.

@@ -10,17 +10,11 @@ use super::*;
 use crate::tl::wire::Writer;
 use crate::tl::TlError;
 
-/// The Telegram API schema (layer 228), read from `shared/` beside the repo.
+/// The bundled Telegram API schema alone (layer 228), without the service
+/// declarations that [`Schema::telegram`] adds.
 pub(crate) fn api() -> &'static Schema {
     static API: OnceLock<Schema> = OnceLock::new();
-    API.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/tl/api.tl");
-        let text =
-            std::fs::read_to_string(path).expect("../shared/tl/api.tl beside the repository");
-        let mut s = Schema::parse(&text).expect("api.tl loads");
-        s.set_layer(Some(228));
-        s
-    })
+    API.get_or_init(|| Schema::parse(&api_tl_text()).expect("api.tl loads"))
 }
 
 /// A few MTProto service declarations (facts from mtproto-schema.md).

@@ -85,6 +85,7 @@ mod error;
 mod index;
 mod json;
 pub mod parse;
+mod telegram;
 
 pub use decode::GZIP_PACKED_ID;
 pub use error::CodecError;
@@ -94,6 +95,7 @@ pub use parse::{
     crc_id, id_mismatches, parse_type, Category, Definition, FlagRef, IdMismatch, Param, ParamKind,
     ParseError, TypeRef,
 };
+pub use telegram::{api_tl_text, API_LAYER};
 
 #[cfg(test)]
 mod codec_tests;
@@ -105,8 +107,7 @@ mod tests {
     use super::*;
 
     fn api_tl() -> String {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/tl/api.tl");
-        std::fs::read_to_string(path).expect("../shared/tl/api.tl beside the repository")
+        api_tl_text()
     }
 
     fn one(text: &str) -> Definition {
