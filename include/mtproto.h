@@ -19,7 +19,8 @@
  *   run only on the runtime's dispatcher thread, one at a time, never on the
  *   caller's thread; they may call any library function, including freeing
  *   their own session. They must return normally (no longjmp, no C++
- *   exception).
+ *   exception). The one exception to the thread rule is the log callback
+ *   (mtp_set_log_callback), which runs on the library's log thread.
  * - Every completion callback fires exactly once, also when its session or
  *   runtime is closed (MTP_ERR_CLOSED).
  *
@@ -115,6 +116,30 @@ enum mtp_result
 typedef enum mtp_result mtp_result;
 #else
 typedef int32_t mtp_result;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Severity of a log record, most severe first; `MTP_LOG_OFF` turns
+ * logging off. The numbers are stable.
+ */
+enum mtp_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  MTP_LOG_OFF = 0,
+  MTP_LOG_ERROR = 1,
+  MTP_LOG_WARN = 2,
+  MTP_LOG_INFO = 3,
+  MTP_LOG_DEBUG = 4,
+  MTP_LOG_TRACE = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum mtp_log_level mtp_log_level;
+#else
+typedef int32_t mtp_log_level;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -234,6 +259,22 @@ typedef struct mtp_session mtp_session;
  * `mtp_update_batch_free`.
  */
 typedef struct mtp_update_batch mtp_update_batch;
+
+/**
+ * Receives one log record of the library, on the library's own log thread
+ * (`mtproto-log`), one record at a time, in the order they were emitted.
+ * `target` names the emitting module (`"mtproto::net"`); `message` is the
+ * text with its fields (`"connection lost session=1 reason=eof"`),
+ * `message_len` bytes of UTF-8 plus a terminating NUL (interior NULs are
+ * shown as `\0`). Both strings are borrowed until the callback returns.
+ * Records never contain auth keys, key-derived values or request and
+ * response bodies. The callback may call any library function.
+ */
+typedef void (*mtp_log_callback)(void *userdata,
+                                 mtp_log_level level,
+                                 const char *target,
+                                 const char *message,
+                                 size_t message_len);
 
 /**
  * What `mtp_session_open` needs. Zero-initialise it (`= {0}` or memset):
@@ -463,6 +504,32 @@ mtp_result mtp_update_batch_free(struct mtp_update_batch *batch);
 mtp_result mtp_schema_new(const char *text, size_t text_len, struct mtp_schema **out_schema);
 
 /**
+ * Telegram's API schema as bundled with the library (the layer that
+ * `mtp_schema_layer` reports and sessions announce), plus the MTProto
+ * service schema (`ping`, `rpc_error`, ...), in a new handle
+ * `*out_schema`.
+ *
+ * The bundled text is parsed once per process, on the first call (a few
+ * milliseconds); later calls share that copy. `mtp_schema_extend` on one
+ * handle changes only that handle. Ownership: the caller frees the schema
+ * with `mtp_schema_free`. Thread-safe.
+ *
+ * # Safety
+ * `out_schema` must be NULL or writable.
+ */
+mtp_result mtp_schema_new_telegram(struct mtp_schema **out_schema);
+
+/**
+ * Writes the schema's layer to `*out_layer`: the number of a `// LAYER N`
+ * line in its text (the bundled schema always has one), or 0 when the
+ * text named none. Thread-safe.
+ *
+ * # Safety
+ * `out_layer` must be NULL or writable.
+ */
+mtp_result mtp_schema_layer(const struct mtp_schema *schema, int32_t *out_layer);
+
+/**
  * Adds the definitions of another schema text to a schema (e.g. a test
  * API on top of the service schema). On `MTP_ERR_SCHEMA` the schema is
  * unchanged. Thread-safe (concurrent encodes wait for it).
@@ -519,6 +586,47 @@ mtp_result mtp_schema_decode(const struct mtp_schema *schema,
  * Thread-safe.
  */
 mtp_result mtp_schema_free(struct mtp_schema *schema);
+
+/**
+ * Sends the library's log records at `level` and above (an `mtp_log_level`:
+ * `MTP_LOG_WARN` is the usual choice, `MTP_LOG_TRACE` shows every request
+ * id and state change) to `callback`; `MTP_LOG_OFF` or a NULL `callback`
+ * turns logging off. Until the first call nothing is logged.
+ *
+ * Records are delivered on the library's log thread, never on the network
+ * thread, so a slow callback delays only later records. If the callback
+ * falls 4096 records behind, newer records are dropped and the next
+ * delivery starts with a warning that says how many.
+ *
+ * Ownership: `userdata` stays the caller's. When this function returns,
+ * the previously set callback is not running and will never be called
+ * again (unless this call is made from inside it), so its `userdata` may
+ * be freed at once. Thread-safe; process-wide (one callback for all
+ * runtimes).
+ *
+ * Errors: `MTP_ERR_INVALID_INPUT` for a level outside 0..=5,
+ * `MTP_ERR_INTERNAL` when another Rust library in the process already owns
+ * the `tracing` subscriber.
+ *
+ * # Safety
+ * `callback` must be NULL or a function with the declared signature, safe
+ * to call from another thread with `userdata`.
+ */
+mtp_result mtp_set_log_callback(int32_t level, mtp_log_callback callback, void *userdata);
+
+/**
+ * Changes the level of the callback set by `mtp_set_log_callback` without
+ * replacing it (`MTP_LOG_OFF` pauses logging). Thread-safe.
+ */
+mtp_result mtp_set_log_level(int32_t level);
+
+/**
+ * Waits up to `timeout_ms` until every record emitted so far has been
+ * handed to the log callback and the callback has returned (e.g. before
+ * exit). Returns `MTP_OK`, or `MTP_ERR_TIMEOUT` if records are still
+ * queued (always when called from inside the log callback). Thread-safe.
+ */
+mtp_result mtp_log_flush(uint32_t timeout_ms);
 
 /**
  * Starts a runtime (its two threads) and stores its handle in

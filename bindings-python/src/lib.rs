@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 mod bridge;
 mod errors;
 mod hub;
+mod logging;
 mod schema;
 mod session;
 mod testing;
@@ -35,6 +36,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(testing::test_parse_bool, m)?)?;
     m.add_function(wrap_pyfunction!(testing::test_update_data, m)?)?;
     m.add_function(wrap_pyfunction!(testing::test_big_payload_data, m)?)?;
+    m.add_function(wrap_pyfunction!(logging::set_log_sink, m)?)?;
+    m.add_function(wrap_pyfunction!(logging::set_log_level, m)?)?;
+    m.add_function(wrap_pyfunction!(logging::flush_log, m)?)?;
+    m.add_function(wrap_pyfunction!(logging::log_batches_delivered, m)?)?;
     m.add("TEST_TL", testing::TEST_TL)?;
     m.add("MAX_REQUEST_BYTES", mtproto::client::MAX_REQUEST_BYTES)?;
     m.add("DEFAULT_LAYER", mtproto::client::DEFAULT_LAYER)?;

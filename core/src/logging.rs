@@ -135,9 +135,17 @@ pub enum LoggingError {
 
 /// Installs `sink` (replacing any earlier one) and sets the level. `None`
 /// turns forwarding off. Records queued for an earlier sink go to the new one.
+///
+/// When this returns, an earlier sink is no longer running and is never
+/// called again (unless the call came from inside that sink, which then
+/// finishes its batch), so whatever it refers to can be freed.
 pub fn set_sink(level: Option<LogLevel>, sink: Arc<dyn LogSink>) -> Result<(), LoggingError> {
     let hub = hub()?;
-    hub.lock().sink = Some(sink);
+    let old = {
+        let mut st = hub.wait_idle(hub.lock());
+        st.sink.replace(sink)
+    };
+    drop(old);
     set_max_level(level);
     Ok(())
 }
@@ -148,14 +156,13 @@ pub fn set_sink(level: Option<LogLevel>, sink: Arc<dyn LogSink>) -> Result<(), L
 pub fn clear_sink() {
     if let Some(Ok(hub)) = HUB.get() {
         set_max_level(None);
-        let mut st = hub.lock();
-        st.sink = None;
-        st.queue.clear();
-        st.dropped = 0;
-        // A sink clearing itself cannot wait for its own return.
-        while st.delivering && !IN_LOG_THREAD.with(|f| f.get()) {
-            st = hub.wait(st);
-        }
+        let old = {
+            let mut st = hub.wait_idle(hub.lock());
+            st.queue.clear();
+            st.dropped = 0;
+            st.sink.take()
+        };
+        drop(old);
     }
 }
 
@@ -245,6 +252,15 @@ impl Hub {
 
     fn wait<'a>(&self, st: MutexGuard<'a, HubState>) -> MutexGuard<'a, HubState> {
         self.changed.wait(st).unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until the log thread is not inside the sink (at once when
+    /// called from the sink itself, which cannot wait for its own return).
+    fn wait_idle<'a>(&self, mut st: MutexGuard<'a, HubState>) -> MutexGuard<'a, HubState> {
+        while st.delivering && !IN_LOG_THREAD.with(|f| f.get()) {
+            st = self.wait(st);
+        }
+        st
     }
 
     fn push(&self, record: LogRecord) {

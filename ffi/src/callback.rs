@@ -254,3 +254,79 @@ pub(crate) fn state_of(event: &StateEvent) -> (mtp_state, u64) {
         StateEvent::Closed => (MTP_STATE_CLOSED, 0),
     }
 }
+
+/// Severity of a log record, most severe first; `MTP_LOG_OFF` turns
+/// logging off. The numbers are stable.
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum mtp_log_level {
+    MTP_LOG_OFF = 0,
+    MTP_LOG_ERROR = 1,
+    MTP_LOG_WARN = 2,
+    MTP_LOG_INFO = 3,
+    MTP_LOG_DEBUG = 4,
+    MTP_LOG_TRACE = 5,
+}
+
+/// Receives one log record of the library, on the library's own log thread
+/// (`mtproto-log`), one record at a time, in the order they were emitted.
+/// `target` names the emitting module (`"mtproto::net"`); `message` is the
+/// text with its fields (`"connection lost session=1 reason=eof"`),
+/// `message_len` bytes of UTF-8 plus a terminating NUL (interior NULs are
+/// shown as `\0`). Both strings are borrowed until the callback returns.
+/// Records never contain auth keys, key-derived values or request and
+/// response bodies. The callback may call any library function.
+#[allow(non_camel_case_types)]
+pub type mtp_log_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        level: mtp_log_level,
+        target: *const std::ffi::c_char,
+        message: *const std::ffi::c_char,
+        message_len: usize,
+    ),
+>;
+
+/// The log sink given to the core: one call of `f` per record.
+pub(crate) fn log_sink(
+    f: unsafe extern "C" fn(
+        *mut c_void,
+        mtp_log_level,
+        *const std::ffi::c_char,
+        *const std::ffi::c_char,
+        usize,
+    ),
+    userdata: *mut c_void,
+) -> impl mtproto_core::logging::LogSink {
+    use mtproto_core::logging::{LogLevel, LogRecord};
+    let userdata = UserData(userdata);
+    fn c_text(s: &str) -> std::ffi::CString {
+        std::ffi::CString::new(s.replace('\0', "\\0")).unwrap_or_default()
+    }
+    move |batch: &[LogRecord]| {
+        for record in batch {
+            let level = match record.level {
+                LogLevel::Error => mtp_log_level::MTP_LOG_ERROR,
+                LogLevel::Warn => mtp_log_level::MTP_LOG_WARN,
+                LogLevel::Info => mtp_log_level::MTP_LOG_INFO,
+                LogLevel::Debug => mtp_log_level::MTP_LOG_DEBUG,
+                LogLevel::Trace => mtp_log_level::MTP_LOG_TRACE,
+            };
+            let target = c_text(record.target);
+            let message = c_text(&record.message);
+            let len = message.as_bytes().len();
+            // SAFETY: the caller's non-NULL callback with the declared
+            // signature; both strings are NUL-terminated and outlive the call.
+            unsafe {
+                f(
+                    userdata.get(),
+                    level,
+                    target.as_ptr(),
+                    message.as_ptr(),
+                    len,
+                )
+            }
+        }
+    }
+}

@@ -17,7 +17,8 @@
 //!   (message, RPC code) in a per-thread last-error slot; no panic crosses
 //!   the boundary.
 //! - Callbacks take `void *userdata` first and run only on the runtime's
-//!   dispatcher thread, never on a caller's thread or the network thread.
+//!   dispatcher thread, never on a caller's thread or the network thread
+//!   (the log callback alone runs on the library's log thread).
 //!
 //! The unsafe code sits in `ptr.rs` (reading caller pointers) and
 //! `callback.rs` (calling C function pointers); each block carries a SAFETY
@@ -31,6 +32,7 @@ mod callback;
 mod codec;
 mod error;
 mod handle;
+mod log;
 mod ptr;
 mod runtime;
 mod session;
@@ -42,14 +44,15 @@ pub use buffer::{
     mtp_update_batch_free, mtp_update_batch_get,
 };
 pub use callback::{
-    mtp_bytes, mtp_invoke_callback, mtp_release_callback, mtp_state, mtp_state_callback,
-    mtp_updates_callback,
+    mtp_bytes, mtp_invoke_callback, mtp_log_callback, mtp_log_level, mtp_release_callback,
+    mtp_state, mtp_state_callback, mtp_updates_callback,
 };
 pub use codec::{
     mtp_schema, mtp_schema_decode, mtp_schema_encode, mtp_schema_extend, mtp_schema_free,
-    mtp_schema_new,
+    mtp_schema_layer, mtp_schema_new, mtp_schema_new_telegram,
 };
 pub use error::mtp_result;
+pub use log::{mtp_log_flush, mtp_set_log_callback, mtp_set_log_level};
 pub use runtime::{mtp_runtime, mtp_runtime_free, mtp_runtime_new};
 pub use session::{
     mtp_session, mtp_session_cancel, mtp_session_close, mtp_session_config, mtp_session_free,

@@ -91,18 +91,14 @@ impl Handshakes {
                 let expires_at = outcome
                     .temp_expires_in
                     .map(|s| outcome.time.saturating_add(i64::from(s)));
-                let id = outcome.auth_key.id_i64();
                 if !shared.add_key(outcome.auth_key, outcome.server_salt, expires_at) {
                     // Another run created the same key id after this one
                     // checked: vanishingly rare; the client restarts.
-                    tracing::warn!(auth_key_id = id, "auth key id collision after dh_gen_ok");
+                    // The key id is derived from the key: never logged.
+                    tracing::warn!("auth key id collision after dh_gen_ok");
                     return not_found;
                 }
-                tracing::debug!(
-                    auth_key_id = id,
-                    temporary = expires_at.is_some(),
-                    "auth key created"
-                );
+                tracing::debug!(temporary = expires_at.is_some(), "auth key created");
                 // The finished run stays, so an identical resend of its
                 // last message gets the identical answer.
                 PlainAnswer::Reply(self.channel.pack(&reply, now))

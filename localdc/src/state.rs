@@ -179,7 +179,7 @@ impl Shared {
         if let (None, Some(db)) = (expires_at, &self.key_db) {
             let guard = state.lock().unwrap_or_else(|e| e.into_inner());
             if let Err(e) = db.save(&guard.key, first_salt) {
-                tracing::warn!("could not persist auth key {id:#x}: {e}");
+                tracing::warn!("could not persist an auth key: {e}");
             }
         }
         keys.insert(id, KeyRef { expires_at, state });

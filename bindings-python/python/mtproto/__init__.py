@@ -4,7 +4,9 @@ Open a :class:`Session` to a data center, send TL-serialized requests as
 bytes with ``await session.invoke(data)`` (asyncio) or
 ``session.invoke_sync(data)`` (blocking, GIL released), receive pushed
 updates through a handler or ``async for``. Build and read TL values with
-:class:`Schema`. :mod:`mtproto.testing` starts a local data center for tests.
+:class:`Schema` (``Schema.telegram()`` is Telegram's API, bundled). The
+core's log goes to the ``mtproto`` logger of :mod:`logging`.
+:mod:`mtproto.testing` starts a local data center for tests.
 """
 
 from ._client import BytesLike, Runtime, Session, default_runtime
@@ -19,6 +21,7 @@ from ._errors import (
     TimeoutError,
     TransportError,
 )
+from ._logging import TRACE, flush_log, sync_log_level
 from ._native import DEFAULT_LAYER, MAX_REQUEST_BYTES
 from ._schema import Schema
 from ._types import ClientInfo, State, StateEvent
@@ -45,4 +48,7 @@ __all__ = [
     "StorageError",
     "DEFAULT_LAYER",
     "MAX_REQUEST_BYTES",
+    "TRACE",
+    "flush_log",
+    "sync_log_level",
 ]

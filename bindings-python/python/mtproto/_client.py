@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any, AsyncIterator, Callable, Generic, Optional, Type, TypeVar, Union
 
 from . import _native
+from ._logging import sync_log_level
 from ._types import ClientInfo, StateEvent
 
 __all__ = ["Runtime", "Session", "default_runtime", "BytesLike"]
@@ -89,6 +90,7 @@ class Runtime(Closing):
     def __init__(self, name: str = "mtproto") -> None:
         """``name`` prefixes the thread names (``mtproto-net``,
         ``mtproto-dispatch``)."""
+        sync_log_level()
         self._native = _native.Runtime(name)
         _live.add(self)
 
@@ -186,6 +188,7 @@ class Session(Closing):
         if isinstance(public_key, bytes):
             public_key = public_key.decode("ascii")
         info = client_info if client_info is not None else ClientInfo()
+        sync_log_level()
         self._native = self._runtime._native.open_session(
             address,
             dc_id,

@@ -319,6 +319,12 @@ impl Driver {
             }),
             ..mtp::SessionConfig::default()
         };
+        tracing::debug!(
+            session = self.shared.id,
+            time_offset,
+            queued = self.waiting.len(),
+            "encrypted session ready"
+        );
         let mut session = Session::new(config, key, salt, time_offset, &mut OsRng);
         session.set_init_connection(self.cfg.init_prefix.clone());
         while let Some(id) = self.waiting.pop_front() {
@@ -546,6 +552,12 @@ impl Driver {
             self.complete(completion, Err(Error::Closed));
             return;
         }
+        tracing::trace!(
+            session = self.shared.id,
+            request = id.0,
+            bytes = body.len(),
+            "request queued"
+        );
         let (mtp, body) = match self.session.as_mut() {
             Some(session) => {
                 let m = session.invoke(body);
@@ -655,6 +667,20 @@ impl Driver {
                         Err(RequestError::Cancelled) => Err(reason.unwrap_or(Error::Cancelled)),
                         Err(e) => Err(Error::from_request(e)),
                     };
+                    match &result {
+                        Ok(bytes) => tracing::trace!(
+                            session = self.shared.id,
+                            request = rid.0,
+                            bytes = bytes.len(),
+                            "request answered"
+                        ),
+                        Err(e) => tracing::debug!(
+                            session = self.shared.id,
+                            request = rid.0,
+                            error = %e,
+                            "request failed"
+                        ),
+                    }
                     if let Err(Error::Rpc { code, message }) = &result {
                         self.on_rpc_error(*code, message);
                     }
@@ -673,10 +699,23 @@ impl Driver {
                         "session reset after a seqno desync"
                     );
                 }
-                Event::SaltChanged(_) | Event::TimeOffsetCorrected(_) => self.salts_dirty = true,
+                Event::SaltChanged(_) => {
+                    // The salt itself is key material of a kind: never logged.
+                    tracing::debug!(session = self.shared.id, "server salt changed");
+                    self.salts_dirty = true;
+                }
+                Event::TimeOffsetCorrected(offset) => {
+                    tracing::debug!(session = self.shared.id, offset, "clock offset corrected");
+                    self.salts_dirty = true;
+                }
             }
         }
         if !updates.is_empty() {
+            tracing::trace!(
+                session = self.shared.id,
+                count = updates.len(),
+                "updates received"
+            );
             self.send_updates(updates);
         }
     }

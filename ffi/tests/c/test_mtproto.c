@@ -334,6 +334,136 @@ static void test_codec_round_trips_and_rejects_bad_schema_json_and_bytes(void) {
   CHECK_RC(mtp_schema_encode(schema, json, strlen(json), &out), MTP_ERR_INVALID_HANDLE);
 }
 
+/* ---- the bundled Telegram schema ---------------------------------------- */
+
+static void test_telegram_schema_encodes_get_config_and_decodes_a_config(void) {
+  mtp_schema *tg = NULL, *other = NULL;
+  CHECK_RC(mtp_schema_new_telegram(NULL), MTP_ERR_NULL_ARGUMENT);
+  CHECK_OK(mtp_schema_new_telegram(&tg));
+  CHECK_OK(mtp_schema_new_telegram(&other));
+  int32_t layer = -1;
+  CHECK_OK(mtp_schema_layer(tg, &layer));
+  CHECK(layer == 228);
+  CHECK_RC(mtp_schema_layer(tg, NULL), MTP_ERR_NULL_ARGUMENT);
+  CHECK_RC(mtp_schema_layer(NULL, &layer), MTP_ERR_NULL_ARGUMENT);
+
+  /* help.getConfig is its id alone. */
+  const char *call = "{\"_\": \"help.getConfig\"}";
+  mtp_buffer *bytes = NULL;
+  CHECK_OK(mtp_schema_encode(tg, call, strlen(call), &bytes));
+  const uint8_t *data;
+  size_t len;
+  CHECK_OK(mtp_buffer_data(bytes, &data, &len));
+  CHECK(len == 4 && tl_u32(data) == 0xc4f9186bu);
+  CHECK_OK(mtp_buffer_free(bytes));
+
+  /* A config, as the server answers it, back to JSON through the
+   * function's declared result type. */
+  const char *config =
+      "{\"_\": \"config\", \"date\": 1700000000, \"expires\": 1700003600, \"test_mode\": false,"
+      " \"this_dc\": 2, \"dc_options\": [{\"_\": \"dcOption\", \"id\": 2,"
+      " \"ip_address\": \"149.154.167.50\", \"port\": 443}],"
+      " \"dc_txt_domain_name\": \"apv3.stel.com\", \"chat_size_max\": 200,"
+      " \"megagroup_size_max\": 200000, \"forwarded_count_max\": 100,"
+      " \"online_update_period_ms\": 210000, \"offline_blur_timeout_ms\": 5000,"
+      " \"offline_idle_timeout_ms\": 30000, \"online_cloud_timeout_ms\": 300000,"
+      " \"notify_cloud_delay_ms\": 30000, \"notify_default_delay_ms\": 1500,"
+      " \"push_chat_period_ms\": 60000, \"push_chat_limit\": 2, \"edit_time_limit\": 172800,"
+      " \"revoke_time_limit\": 2147483647, \"revoke_pm_time_limit\": 2147483647,"
+      " \"rating_e_decay\": 2419200, \"stickers_recent_limit\": 200,"
+      " \"channels_read_media_period\": 604800, \"call_receive_timeout_ms\": 20000,"
+      " \"call_ring_timeout_ms\": 90000, \"call_connect_timeout_ms\": 30000,"
+      " \"call_packet_timeout_ms\": 10000, \"me_url_prefix\": \"https://t.me/\","
+      " \"caption_length_max\": 1024, \"message_length_max\": 4096, \"webfile_dc_id\": 4}";
+  CHECK_OK(mtp_schema_encode(tg, config, strlen(config), &bytes));
+  CHECK_OK(mtp_buffer_data(bytes, &data, &len));
+  CHECK(len > 100 && tl_u32(data) == 0xcc1a241eu);
+  mtp_buffer *json = NULL;
+  CHECK_OK(mtp_schema_decode(tg, "help.getConfig", data, len, &json));
+  const uint8_t *text;
+  size_t text_len;
+  CHECK_OK(mtp_buffer_data(json, &text, &text_len));
+  CHECK(strstr((const char *)text, "\"149.154.167.50\"") != NULL);
+  CHECK(strstr((const char *)text, "\"me_url_prefix\":\"https://t.me/\"") != NULL);
+  CHECK_OK(mtp_buffer_free(json));
+  CHECK_OK(mtp_buffer_free(bytes));
+
+  /* Extending one handle leaves the other (and the bundled copy) alone. */
+  const char *extra = "---functions---\nextra.only#1a2b3c4e = Bool;\n";
+  const char *extra_json = "{\"_\": \"extra.only\"}";
+  CHECK_OK(mtp_schema_extend(tg, extra, strlen(extra)));
+  CHECK_OK(mtp_schema_encode(tg, extra_json, strlen(extra_json), &bytes));
+  CHECK_OK(mtp_buffer_free(bytes));
+  CHECK_RC(mtp_schema_encode(other, extra_json, strlen(extra_json), &bytes), MTP_ERR_CODEC);
+  CHECK_OK(mtp_schema_free(other));
+  CHECK_OK(mtp_schema_new_telegram(&other));
+  CHECK_RC(mtp_schema_encode(other, extra_json, strlen(extra_json), &bytes), MTP_ERR_CODEC);
+  CHECK_OK(mtp_schema_free(other));
+  CHECK_OK(mtp_schema_free(tg));
+}
+
+/* ---- logging ------------------------------------------------------------ */
+
+typedef struct {
+  pthread_mutex_t mu;
+  long records;
+  long queued_lines; /* records that say "request queued" */
+  int bad_level;
+  int wrong_thread;
+  pthread_t caller;
+} log_capture;
+
+static void on_log(void *userdata, mtp_log_level level, const char *target, const char *message,
+                   size_t message_len) {
+  log_capture *c = userdata;
+  pthread_mutex_lock(&c->mu);
+  c->records++;
+  if (level < MTP_LOG_ERROR || level > MTP_LOG_TRACE) c->bad_level = 1;
+  if (pthread_equal(pthread_self(), c->caller)) c->wrong_thread = 1;
+  if (strlen(message) != message_len || target == NULL) c->bad_level = 1;
+  if (strncmp(target, "mtproto::", 9) == 0 && strstr(message, "request queued")) c->queued_lines++;
+  pthread_mutex_unlock(&c->mu);
+}
+
+static long log_count(log_capture *c) {
+  pthread_mutex_lock(&c->mu);
+  long n = c->records;
+  pthread_mutex_unlock(&c->mu);
+  return n;
+}
+
+static void test_log_callback_gets_core_records_on_its_own_thread(mtp_runtime *rt) {
+  log_capture cap = {.records = 0, .queued_lines = 0, .bad_level = 0, .wrong_thread = 0};
+  pthread_mutex_init(&cap.mu, NULL);
+  cap.caller = pthread_self();
+  CHECK_RC(mtp_set_log_callback(9, on_log, &cap), MTP_ERR_INVALID_INPUT);
+  CHECK_RC(mtp_set_log_callback(-1, on_log, &cap), MTP_ERR_INVALID_INPUT);
+  CHECK_RC(mtp_set_log_level(6), MTP_ERR_INVALID_INPUT);
+  CHECK_OK(mtp_set_log_callback(MTP_LOG_TRACE, on_log, &cap));
+
+  mtp_session *s = open_session(rt);
+  CHECK(echo_round_trip(s, "a request whose body is never logged"));
+  CHECK_OK(mtp_session_free(s));
+  CHECK_OK(mtp_log_flush(5000));
+  pthread_mutex_lock(&cap.mu);
+  CHECK(cap.queued_lines >= 1);
+  CHECK(!cap.bad_level);
+  CHECK(!cap.wrong_thread);
+  pthread_mutex_unlock(&cap.mu);
+
+  /* Off: when the call returns the callback never runs again, so `cap`
+   * may go away. */
+  CHECK_OK(mtp_set_log_callback(MTP_LOG_OFF, on_log, &cap));
+  long before = log_count(&cap);
+  s = open_session(rt);
+  CHECK(echo_round_trip(s, "not logged"));
+  CHECK_OK(mtp_session_free(s));
+  CHECK_OK(mtp_log_flush(5000));
+  CHECK(log_count(&cap) == before);
+  CHECK_OK(mtp_set_log_callback(MTP_LOG_WARN, NULL, NULL));
+  pthread_mutex_destroy(&cap.mu);
+}
+
 /* ---- blocking invoke -------------------------------------------------- */
 
 static void test_blocking_invoke_answers_errors_and_times_out(mtp_session *s) {
@@ -905,6 +1035,7 @@ int main(int argc, char **argv) {
   RUN(test_null_garbage_foreign_and_double_freed_handles_are_errors());
   RUN(test_bad_config_values_are_refused_with_a_message());
   RUN(test_codec_round_trips_and_rejects_bad_schema_json_and_bytes());
+  RUN(test_telegram_schema_encodes_get_config_and_decodes_a_config());
 
   mtp_runtime *rt = NULL;
   CHECK_OK(mtp_runtime_new(&rt));
@@ -917,6 +1048,7 @@ int main(int argc, char **argv) {
   RUN(test_pulled_updates_come_in_batches_and_time_out_when_idle(s));
   RUN(test_state_callback_sees_connected_then_closed_and_closed_sessions_refuse_calls(rt));
   RUN(test_callbacks_may_call_back_in_and_free_their_own_session(rt));
+  RUN(test_log_callback_gets_core_records_on_its_own_thread(rt));
   CHECK_OK(mtp_session_free(s));
   CHECK_OK(mtp_runtime_free(rt));
   RUN(test_runtime_free_ends_pending_requests_and_closes_its_sessions());

@@ -340,6 +340,106 @@ fn listener_done(what: &str, failures: &AtomicU64, r: Result<(), ListenerError>)
     }
 }
 
+// ---------------------------------------------------------------- logging
+
+/// Severity of a log record, most severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl From<LogLevel> for mtproto::logging::LogLevel {
+    fn from(l: LogLevel) -> Self {
+        use mtproto::logging::LogLevel as L;
+        match l {
+            LogLevel::Error => L::Error,
+            LogLevel::Warn => L::Warn,
+            LogLevel::Info => L::Info,
+            LogLevel::Debug => L::Debug,
+            LogLevel::Trace => L::Trace,
+        }
+    }
+}
+
+impl From<mtproto::logging::LogLevel> for LogLevel {
+    fn from(l: mtproto::logging::LogLevel) -> Self {
+        use mtproto::logging::LogLevel as L;
+        match l {
+            L::Error => LogLevel::Error,
+            L::Warn => LogLevel::Warn,
+            L::Info => LogLevel::Info,
+            L::Debug => LogLevel::Debug,
+            L::Trace => LogLevel::Trace,
+        }
+    }
+}
+
+/// Receives the library's log records, one call per record, in order, on
+/// the library's own log thread (`mtproto-log`), never on the network
+/// thread. `target` names the emitting module (`mtproto::net`), `message`
+/// is the text with its fields (`connection lost session=1 reason=eof`).
+/// Records never hold auth keys, key-derived values or request bodies. The
+/// Android sample forwards them to `android.util.Log`, the iOS sample to
+/// `os_log`.
+#[uniffi::export(callback_interface)]
+pub trait LogListener: Send + Sync {
+    fn on_log(&self, level: LogLevel, target: String, message: String)
+        -> Result<(), ListenerError>;
+}
+
+/// Sends the library's log records at `level` and above to `listener`
+/// (process-wide, for every runtime); `None` turns logging off. Warnings
+/// are the usual level; `Trace` shows every request id and state change.
+/// Until the first call nothing is logged. When this returns, an earlier
+/// listener is no longer running and is never called again.
+#[uniffi::export]
+pub fn set_log_listener(
+    level: Option<LogLevel>,
+    listener: Option<Box<dyn LogListener>>,
+) -> Result<(), MtprotoError> {
+    let (Some(level), Some(listener)) = (level, listener) else {
+        mtproto::logging::clear_sink();
+        return Ok(());
+    };
+    let listener: Arc<dyn LogListener> = Arc::from(listener);
+    mtproto::logging::set_sink(
+        Some(level.into()),
+        Arc::new(move |batch: &[mtproto::logging::LogRecord]| {
+            for r in batch {
+                // A throwing listener loses that record only; logging its
+                // failure would only feed the listener again.
+                let _ = listener.on_log(r.level.into(), r.target.to_string(), r.message.clone());
+            }
+        }),
+    )
+    .map_err(|e| invalid(e.to_string()))
+}
+
+/// Changes the level of the listener set by [`set_log_listener`]; `None`
+/// pauses logging.
+#[uniffi::export]
+pub fn set_log_level(level: Option<LogLevel>) {
+    mtproto::logging::set_max_level(level.map(Into::into));
+}
+
+/// Waits up to `timeout_ms` until every record emitted so far has reached
+/// the listener; false if some are still queued.
+#[uniffi::export]
+pub fn flush_log(timeout_ms: u64) -> bool {
+    mtproto::logging::flush(Duration::from_millis(timeout_ms))
+}
+
+/// The layer sessions announce in `invokeWithLayer`: the layer of the
+/// bundled schema ([`Schema::telegram`]).
+#[uniffi::export]
+pub fn default_layer() -> i32 {
+    mtproto::client::DEFAULT_LAYER
+}
+
 // ---------------------------------------------------------------- runtime
 
 /// Owns the network thread and the dispatcher thread of any number of
