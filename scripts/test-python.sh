@@ -5,7 +5,7 @@
 # against the mtproto-localdc binary).
 #
 # Installs its tools from PyPI into target/py-ci-venv (recreated each run,
-# versions pinned below). Needs python3 >= 3.9 with venv, and ../shared.
+# versions pinned below). Needs python3 >= 3.9 with venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

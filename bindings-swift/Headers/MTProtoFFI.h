@@ -257,6 +257,13 @@ typedef void (*UniffiCallbackInterfaceInvokeCallbackMethod1)(uint64_t, RustBuffe
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOG_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOG_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceLogListenerMethod0)(uint64_t, RustBuffer, RustBuffer, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_STATE_LISTENER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_STATE_LISTENER_METHOD0
 typedef void (*UniffiCallbackInterfaceStateListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
@@ -279,6 +286,15 @@ typedef struct UniffiVTableCallbackInterfaceInvokeCallback {
     UniffiCallbackInterfaceInvokeCallbackMethod0 _Nonnull onSuccess;
     UniffiCallbackInterfaceInvokeCallbackMethod1 _Nonnull onFailure;
 } UniffiVTableCallbackInterfaceInvokeCallback;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_LISTENER
+typedef struct UniffiVTableCallbackInterfaceLogListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceLogListenerMethod0 _Nonnull onLog;
+} UniffiVTableCallbackInterfaceLogListener;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_STATE_LISTENER
@@ -350,6 +366,17 @@ uint64_t uniffi_mtproto_uniffi_fn_constructor_schema_from_texts(RustBuffer texts
 uint64_t uniffi_mtproto_uniffi_fn_constructor_schema_new(RustBuffer text, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_CONSTRUCTOR_SCHEMA_TELEGRAM
+#define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_CONSTRUCTOR_SCHEMA_TELEGRAM
+uint64_t uniffi_mtproto_uniffi_fn_constructor_schema_telegram(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_CONSTRUCTOR_SCHEMA_TELEGRAM_WITH
+#define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_CONSTRUCTOR_SCHEMA_TELEGRAM_WITH
+uint64_t uniffi_mtproto_uniffi_fn_constructor_schema_telegram_with(RustBuffer texts, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_METHOD_SCHEMA_DECODE
 #define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_METHOD_SCHEMA_DECODE
 RustBuffer uniffi_mtproto_uniffi_fn_method_schema_decode(uint64_t ptr, RustBuffer data, RustCallStatus *_Nonnull out_status
@@ -363,6 +390,11 @@ RustBuffer uniffi_mtproto_uniffi_fn_method_schema_decode_function_result(uint64_
 #ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_METHOD_SCHEMA_ENCODE
 #define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_METHOD_SCHEMA_ENCODE
 RustBuffer uniffi_mtproto_uniffi_fn_method_schema_encode(uint64_t ptr, RustBuffer json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_METHOD_SCHEMA_LAYER
+#define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_METHOD_SCHEMA_LAYER
+RustBuffer uniffi_mtproto_uniffi_fn_method_schema_layer(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_METHOD_SCHEMA_SIZE
@@ -460,6 +492,11 @@ void uniffi_mtproto_uniffi_fn_method_session_set_update_listener(uint64_t ptr, u
 void uniffi_mtproto_uniffi_fn_init_callback_vtable_invokecallback(const UniffiVTableCallbackInterfaceInvokeCallback* _Nonnull vtable
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_INIT_CALLBACK_VTABLE_LOGLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_INIT_CALLBACK_VTABLE_LOGLISTENER
+void uniffi_mtproto_uniffi_fn_init_callback_vtable_loglistener(const UniffiVTableCallbackInterfaceLogListener* _Nonnull vtable
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_INIT_CALLBACK_VTABLE_STATELISTENER
 #define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_INIT_CALLBACK_VTABLE_STATELISTENER
 void uniffi_mtproto_uniffi_fn_init_callback_vtable_statelistener(const UniffiVTableCallbackInterfaceStateListener* _Nonnull vtable
@@ -468,6 +505,27 @@ void uniffi_mtproto_uniffi_fn_init_callback_vtable_statelistener(const UniffiVTa
 #ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_INIT_CALLBACK_VTABLE_UPDATELISTENER
 #define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_INIT_CALLBACK_VTABLE_UPDATELISTENER
 void uniffi_mtproto_uniffi_fn_init_callback_vtable_updatelistener(const UniffiVTableCallbackInterfaceUpdateListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_FUNC_DEFAULT_LAYER
+#define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_FUNC_DEFAULT_LAYER
+int32_t uniffi_mtproto_uniffi_fn_func_default_layer(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_FUNC_FLUSH_LOG
+#define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_FUNC_FLUSH_LOG
+int8_t uniffi_mtproto_uniffi_fn_func_flush_log(uint64_t timeout_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_FUNC_SET_LOG_LEVEL
+#define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_FUNC_SET_LOG_LEVEL
+void uniffi_mtproto_uniffi_fn_func_set_log_level(RustBuffer level, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_FUNC_SET_LOG_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_FUNC_SET_LOG_LISTENER
+void uniffi_mtproto_uniffi_fn_func_set_log_listener(RustBuffer level, RustBuffer listener, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_MTPROTO_UNIFFI_RUSTBUFFER_ALLOC
@@ -730,6 +788,30 @@ void ffi_mtproto_uniffi_rust_future_free_void(uint64_t handle
 void ffi_mtproto_uniffi_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_FUNC_DEFAULT_LAYER
+#define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_FUNC_DEFAULT_LAYER
+uint16_t uniffi_mtproto_uniffi_checksum_func_default_layer(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_FUNC_FLUSH_LOG
+#define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_FUNC_FLUSH_LOG
+uint16_t uniffi_mtproto_uniffi_checksum_func_flush_log(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_FUNC_SET_LOG_LEVEL
+#define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_FUNC_SET_LOG_LEVEL
+uint16_t uniffi_mtproto_uniffi_checksum_func_set_log_level(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_FUNC_SET_LOG_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_FUNC_SET_LOG_LISTENER
+uint16_t uniffi_mtproto_uniffi_checksum_func_set_log_listener(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_METHOD_RUNTIME_CLOSE
 #define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_METHOD_RUNTIME_CLOSE
 uint16_t uniffi_mtproto_uniffi_checksum_method_runtime_close(void
@@ -763,6 +845,12 @@ uint16_t uniffi_mtproto_uniffi_checksum_method_schema_decode_function_result(voi
 #ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_METHOD_SCHEMA_ENCODE
 #define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_METHOD_SCHEMA_ENCODE
 uint16_t uniffi_mtproto_uniffi_checksum_method_schema_encode(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_METHOD_SCHEMA_LAYER
+#define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_METHOD_SCHEMA_LAYER
+uint16_t uniffi_mtproto_uniffi_checksum_method_schema_layer(void
     
 );
 #endif
@@ -874,6 +962,18 @@ uint16_t uniffi_mtproto_uniffi_checksum_constructor_schema_new(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_CONSTRUCTOR_SCHEMA_TELEGRAM
+#define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_CONSTRUCTOR_SCHEMA_TELEGRAM
+uint16_t uniffi_mtproto_uniffi_checksum_constructor_schema_telegram(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_CONSTRUCTOR_SCHEMA_TELEGRAM_WITH
+#define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_CONSTRUCTOR_SCHEMA_TELEGRAM_WITH
+uint16_t uniffi_mtproto_uniffi_checksum_constructor_schema_telegram_with(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_CONSTRUCTOR_SESSION_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_CONSTRUCTOR_SESSION_OPEN
 uint16_t uniffi_mtproto_uniffi_checksum_constructor_session_open(void
@@ -889,6 +989,12 @@ uint16_t uniffi_mtproto_uniffi_checksum_method_invokecallback_on_success(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_METHOD_INVOKECALLBACK_ON_FAILURE
 #define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_METHOD_INVOKECALLBACK_ON_FAILURE
 uint16_t uniffi_mtproto_uniffi_checksum_method_invokecallback_on_failure(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_METHOD_LOGLISTENER_ON_LOG
+#define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_METHOD_LOGLISTENER_ON_LOG
+uint16_t uniffi_mtproto_uniffi_checksum_method_loglistener_on_log(void
     
 );
 #endif

@@ -43,10 +43,14 @@ fn client_key_exchange(c: &mut Criterion) {
                     ClientHandshake::start(client_config.clone(), &mut crng);
                 client_time += t.elapsed();
                 let mut server = ServerHandshake::new(server_config.clone());
+                let mut server_key = None;
                 loop {
                     let reply = match server.handle(&query, now, &mut srng, |_| false) {
                         Ok(ServerStep::Reply(r)) => r,
-                        Ok(ServerStep::Done { reply, .. }) => reply,
+                        Ok(ServerStep::Done { reply, outcome }) => {
+                            server_key = Some(outcome.auth_key);
+                            reply
+                        }
                         Err(e) => panic!("server: {e}"),
                     };
                     let t = Instant::now();
@@ -55,6 +59,8 @@ fn client_key_exchange(c: &mut Criterion) {
                     match step {
                         Ok(ClientStep::Send(next)) => query = next,
                         Ok(ClientStep::Done(outcome)) => {
+                            // Both ends derived the same key.
+                            assert_eq!(Some(&outcome.auth_key), server_key.as_ref());
                             black_box(outcome);
                             break;
                         }
@@ -74,6 +80,7 @@ fn client_key_exchange(c: &mut Criterion) {
         b.iter(|| {
             let ok = is_probable_prime(&p, SAFE_PRIME_ROUNDS, &mut rng)
                 && is_probable_prime(&half, SAFE_PRIME_ROUNDS, &mut rng);
+            assert!(ok, "Telegram's prime is a safe prime (G-1)");
             black_box(ok)
         })
     });

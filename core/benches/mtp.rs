@@ -41,9 +41,25 @@ fn bench(c: &mut Criterion) {
                 &mut rng,
                 &mut out,
             );
+            // auth_key_id, msg_key, then whole AES blocks (E-1).
+            assert!(out.len() % 16 == 8 && out.len() >= 8 + 16 + 32 + 352);
+            assert_eq!(out[..8], key.id());
             out.len()
         })
     });
+    // And the bytes it makes are the message (checked once: decrypting
+    // inside the loop would measure decryption too).
+    let mut sealed = Vec::new();
+    encrypt(
+        &key,
+        Direction::ClientToServer,
+        &header,
+        &body,
+        &mut rng,
+        &mut sealed,
+    );
+    let opened = decrypt(&key, Direction::ClientToServer, &mut sealed).unwrap();
+    assert_eq!(sealed[opened.body], body[..]);
 
     let mut packet = Vec::new();
     encrypt(
@@ -58,10 +74,10 @@ fn bench(c: &mut Criterion) {
         b.iter_batched_ref(
             || packet.clone(),
             |p| {
-                decrypt(&key, Direction::ServerToClient, p)
-                    .unwrap()
-                    .body
-                    .len()
+                let m = decrypt(&key, Direction::ServerToClient, p).unwrap();
+                assert_eq!(p[m.body.clone()], body[..]);
+                assert_eq!(m.header.msg_id, header.msg_id);
+                m.body.len()
             },
             BatchSize::SmallInput,
         )

@@ -45,8 +45,10 @@ fn round_trip(
             out.clear();
             client.encode(black_box(&payload), false, &mut out).unwrap();
             let taken = server.feed(&out).unwrap();
-            debug_assert_eq!(taken, out.len());
-            black_box(server.poll().unwrap().unwrap())
+            assert_eq!(taken, out.len());
+            let got = server.poll().unwrap().unwrap();
+            assert_eq!(got.payload, payload);
+            black_box(got)
         })
     });
     group.finish();

@@ -810,6 +810,12 @@ public protocol SchemaProtocol: AnyObject, Sendable {
     func encode(json: String) throws  -> Data
     
     /**
+     * The layer of a `// LAYER N` line in the schema text, if any (the
+     * bundled schema always has one).
+     */
+    func layer()  -> Int32?
+    
+    /**
      * How many constructors and functions the schema holds.
      */
     func size()  -> UInt64
@@ -895,6 +901,33 @@ public static func fromTexts(texts: [String])throws  -> Schema  {
 })
 }
     
+    /**
+     * Telegram's API schema as bundled with the library (layer
+     * [`default_layer`]) plus the MTProto service schema (`ping`,
+     * `rpc_error`, ...). Parsed once per process on the first call (a few
+     * milliseconds: call it off the main thread in an app), then shared.
+     */
+public static func telegram() -> Schema  {
+    return try!  FfiConverterTypeSchema_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mtproto_uniffi_fn_constructor_schema_telegram(uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Telegram's schema extended by more texts (e.g. a test API); later
+     * texts win. The bundled copy itself is never changed.
+     */
+public static func telegramWith(texts: [String])throws  -> Schema  {
+    return try  FfiConverterTypeSchema_lift(try rustCallWithError(FfiConverterTypeMtprotoError_lift) {
+        uniffiCallStatus in
+    uniffi_mtproto_uniffi_fn_constructor_schema_telegram_with(
+        FfiConverterSequenceString.lower(texts),uniffiCallStatus
+    )
+})
+}
+    
 
     
     /**
@@ -934,6 +967,19 @@ open func encode(json: String)throws  -> Data  {
     uniffi_mtproto_uniffi_fn_method_schema_encode(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(json),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The layer of a `// LAYER N` line in the schema text, if any (the
+     * bundled schema always has one).
+     */
+open func layer() -> Int32?  {
+    return try!  FfiConverterOptionInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mtproto_uniffi_fn_method_schema_layer(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
@@ -1728,6 +1774,96 @@ public func FfiConverterTypeListenerError_lower(_ value: ListenerError) -> RustB
 
 
 /**
+ * Severity of a log record, most severe first.
+ */
+
+public enum LogLevel: Equatable, Hashable {
+    
+    case error
+    case warn
+    case info
+    case debug
+    case trace
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LogLevel: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLogLevel: FfiConverterRustBuffer {
+    typealias SwiftType = LogLevel
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LogLevel {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .error
+        
+        case 2: return .warn
+        
+        case 3: return .info
+        
+        case 4: return .debug
+        
+        case 5: return .trace
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LogLevel, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .error:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .warn:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .info:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .debug:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .trace:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogLevel_lift(_ buf: RustBuffer) throws -> LogLevel {
+    return try FfiConverterTypeLogLevel.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogLevel_lower(_ value: LogLevel) -> RustBuffer {
+    return FfiConverterTypeLogLevel.lower(value)
+}
+
+
+
+/**
  * Every way a call can fail; one to one with `mtproto::client::Error`.
  *
  * The RPC error's text is `error_message` (the name of the TL field)
@@ -2371,6 +2507,155 @@ public func FfiConverterCallbackInterfaceInvokeCallback_lower(_ v: InvokeCallbac
 
 
 /**
+ * Receives the library's log records, one call per record, in order, on
+ * the library's own log thread (`mtproto-log`), never on the network
+ * thread. `target` names the emitting module (`mtproto::net`), `message`
+ * is the text with its fields (`connection lost session=1 reason=eof`).
+ * Records never hold auth keys, key-derived values or request bodies. The
+ * Android sample forwards them to `android.util.Log`, the iOS sample to
+ * `os_log`.
+ */
+public protocol LogListener: AnyObject, Sendable {
+    
+    func onLog(level: LogLevel, target: String, message: String) throws 
+    
+}
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceLogListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceLogListener = UniffiVTableCallbackInterfaceLogListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterCallbackInterfaceLogListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface LogListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterCallbackInterfaceLogListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface LogListener: handle missing in uniffiClone")
+            }
+        },
+        onLog: { (
+            uniffiHandle: UInt64,
+            level: RustBuffer,
+            target: RustBuffer,
+            message: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterCallbackInterfaceLogListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.onLog(
+                     level: try FfiConverterTypeLogLevel_lift(level),
+                     target: try FfiConverterString.lift(target),
+                     message: try FfiConverterString.lift(message)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeListenerError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceLogListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceLogListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitLogListener() {
+    uniffi_mtproto_uniffi_fn_init_callback_vtable_loglistener(UniffiCallbackInterfaceLogListener.vtablePtr)
+}
+
+// FfiConverter protocol for callback interfaces
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterCallbackInterfaceLogListener {
+    fileprivate static let handleMap = UniffiHandleMap<LogListener>()
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+extension FfiConverterCallbackInterfaceLogListener : FfiConverter {
+    typealias SwiftType = LogListener
+    typealias FfiType = UInt64
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func lift(_ handle: UInt64) throws -> SwiftType {
+        try handleMap.get(handle: handle)
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func lower(_ v: SwiftType) -> UInt64 {
+        return handleMap.insert(obj: v)
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func write(_ v: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(v))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterCallbackInterfaceLogListener_lift(_ handle: UInt64) throws -> LogListener {
+    return try FfiConverterCallbackInterfaceLogListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterCallbackInterfaceLogListener_lower(_ v: LogListener) -> UInt64 {
+    return FfiConverterCallbackInterfaceLogListener.lower(v)
+}
+
+
+
+
+/**
  * Receives connection state changes, in order, on the dispatcher thread.
  */
 public protocol StateListener: AnyObject, Sendable {
@@ -2746,6 +3031,30 @@ fileprivate struct FfiConverterOptionTypeClientInfo: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeLogLevel: FfiConverterRustBuffer {
+    typealias SwiftType = LogLevel?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLogLevel.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLogLevel.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeReconnectProfile: FfiConverterRustBuffer {
     typealias SwiftType = ReconnectProfile?
 
@@ -2786,6 +3095,30 @@ fileprivate struct FfiConverterOptionTypeTransport: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeTransport.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionCallbackInterfaceLogListener: FfiConverterRustBuffer {
+    typealias SwiftType = LogListener?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterCallbackInterfaceLogListener.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterCallbackInterfaceLogListener.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -2888,6 +3221,55 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
         print("uniffiFutureContinuationCallback invalid handle")
     }
 }
+/**
+ * The layer sessions announce in `invokeWithLayer`: the layer of the
+ * bundled schema ([`Schema::telegram`]).
+ */
+public func defaultLayer() -> Int32  {
+    return try!  FfiConverterInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mtproto_uniffi_fn_func_default_layer(uniffiCallStatus
+    )
+})
+}
+/**
+ * Waits up to `timeout_ms` until every record emitted so far has reached
+ * the listener; false if some are still queued.
+ */
+public func flushLog(timeoutMs: UInt64) -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mtproto_uniffi_fn_func_flush_log(
+        FfiConverterUInt64.lower(timeoutMs),uniffiCallStatus
+    )
+})
+}
+/**
+ * Changes the level of the listener set by [`set_log_listener`]; `None`
+ * pauses logging.
+ */
+public func setLogLevel(level: LogLevel?)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mtproto_uniffi_fn_func_set_log_level(
+        FfiConverterOptionTypeLogLevel.lower(level),uniffiCallStatus
+    )
+}
+}
+/**
+ * Sends the library's log records at `level` and above to `listener`
+ * (process-wide, for every runtime); `None` turns logging off. Warnings
+ * are the usual level; `Trace` shows every request id and state change.
+ * Until the first call nothing is logged. When this returns, an earlier
+ * listener is no longer running and is never called again.
+ */
+public func setLogListener(level: LogLevel?, listener: LogListener?)throws   {try rustCallWithError(FfiConverterTypeMtprotoError_lift) {
+        uniffiCallStatus in
+    uniffi_mtproto_uniffi_fn_func_set_log_listener(
+        FfiConverterOptionTypeLogLevel.lower(level),
+        FfiConverterOptionCallbackInterfaceLogListener.lower(listener),uniffiCallStatus
+    )
+}
+}
 
 private enum InitializationResult {
     case ok
@@ -2903,6 +3285,18 @@ private let initializationResult: InitializationResult = {
     let scaffolding_contract_version = ffi_mtproto_uniffi_uniffi_contract_version()
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
+    }
+    if (uniffi_mtproto_uniffi_checksum_func_default_layer() != 48118) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mtproto_uniffi_checksum_func_flush_log() != 6768) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mtproto_uniffi_checksum_func_set_log_level() != 19503) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mtproto_uniffi_checksum_func_set_log_listener() != 54093) {
+        return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mtproto_uniffi_checksum_method_runtime_close() != 43920) {
         return InitializationResult.apiChecksumMismatch
@@ -2920,6 +3314,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mtproto_uniffi_checksum_method_schema_encode() != 19309) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mtproto_uniffi_checksum_method_schema_layer() != 54981) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mtproto_uniffi_checksum_method_schema_size() != 39544) {
@@ -2976,6 +3373,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_mtproto_uniffi_checksum_constructor_schema_new() != 39446) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_mtproto_uniffi_checksum_constructor_schema_telegram() != 57356) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mtproto_uniffi_checksum_constructor_schema_telegram_with() != 20751) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_mtproto_uniffi_checksum_constructor_session_open() != 38343) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -2983,6 +3386,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mtproto_uniffi_checksum_method_invokecallback_on_failure() != 51407) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mtproto_uniffi_checksum_method_loglistener_on_log() != 52700) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mtproto_uniffi_checksum_method_statelistener_on_state() != 8521) {
@@ -2993,6 +3399,7 @@ private let initializationResult: InitializationResult = {
     }
 
     uniffiCallbackInitInvokeCallback()
+    uniffiCallbackInitLogListener()
     uniffiCallbackInitStateListener()
     uniffiCallbackInitUpdateListener()
     return InitializationResult.ok

@@ -343,7 +343,7 @@ static void test_telegram_schema_encodes_get_config_and_decodes_a_config(void) {
   CHECK_OK(mtp_schema_new_telegram(&other));
   int32_t layer = -1;
   CHECK_OK(mtp_schema_layer(tg, &layer));
-  CHECK(layer == 228);
+  CHECK(layer >= 228); /* the layer of core/tl/api.tl; it only goes up */
   CHECK_RC(mtp_schema_layer(tg, NULL), MTP_ERR_NULL_ARGUMENT);
   CHECK_RC(mtp_schema_layer(NULL, &layer), MTP_ERR_NULL_ARGUMENT);
 

@@ -119,8 +119,27 @@ impl Drop for Server {
     }
 }
 
-fn echo64() -> Vec<u8> {
-    Call::Echo(vec![0x42; 64]).to_bytes()
+/// A 64-byte echo whose payload carries `n`, so each reply can be matched
+/// to its request.
+fn echo64(n: u64) -> Vec<u8> {
+    Call::Echo(payload64(n).to_vec()).to_bytes()
+}
+
+fn payload64(n: u64) -> [u8; 64] {
+    let mut p = [0x42u8; 64];
+    p[..8].copy_from_slice(&n.to_le_bytes());
+    p[56..].copy_from_slice(&(!n).to_le_bytes());
+    p
+}
+
+/// Every reply is checked, in release builds too: a benchmark that counts
+/// wrong answers as done would measure nothing.
+fn check_echo(reply: &[u8], n: u64) -> Result<(), String> {
+    match api::parse_payload(reply) {
+        Ok(p) if p == payload64(n) => Ok(()),
+        Ok(p) => Err(format!("echo {n}: wrong payload ({} bytes)", p.len())),
+        Err(e) => Err(format!("echo {n}: not a test.payload: {e}")),
+    }
 }
 
 fn main() {
@@ -166,7 +185,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // Warm-up: creates the key the other sessions reuse.
     let session = runtime.open_session(config())?;
     let t = Instant::now();
-    session.invoke_blocking(echo64(), Duration::from_secs(30))?;
+    check_echo(
+        &session.invoke_blocking(echo64(0), Duration::from_secs(30))?,
+        0,
+    )?;
     println!(
         "key exchange + first echo: {:.1} ms",
         t.elapsed().as_secs_f64() * 1e3
@@ -183,10 +205,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     // 2. Unpipelined round trips.
     let mut rtts = Vec::with_capacity(args.rtt);
-    for _ in 0..args.rtt {
+    for i in 0..args.rtt as u64 {
         let t = Instant::now();
-        session.invoke_blocking(echo64(), Duration::from_secs(10))?;
+        let reply = session.invoke_blocking(echo64(i), Duration::from_secs(10))?;
         rtts.push(t.elapsed());
+        check_echo(&reply, i)?;
     }
     rtts.sort();
     if !rtts.is_empty() {
@@ -223,12 +246,13 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 .block_on(async {
                     let pending: Vec<_> = sessions[start..]
                         .iter()
-                        .map(|s| s.invoke(echo64()))
+                        .enumerate()
+                        .map(|(i, s)| (i as u64, s.invoke(echo64(i as u64))))
                         .collect();
-                    for f in pending {
-                        f.await?;
+                    for (i, f) in pending {
+                        check_echo(&f.await.map_err(|e| e.to_string())?, i)?;
                     }
-                    Ok::<_, mtproto::client::Error>(())
+                    Ok::<_, String>(())
                 })
                 .map_err(|e| format!("after {} sessions: {e}", sessions.len()))?;
         }
@@ -277,11 +301,15 @@ fn raw_tcp_p50(n: usize) -> std::io::Result<f64> {
     c.set_nodelay(true)?;
     let mut buf = [0u8; 64];
     let mut times = Vec::with_capacity(n);
-    for _ in 0..n {
+    for i in 0..n as u64 {
+        let sent = payload64(i);
         let t = Instant::now();
-        c.write_all(&buf)?;
+        c.write_all(&sent)?;
         c.read_exact(&mut buf)?;
         times.push(t.elapsed());
+        if buf != sent {
+            return Err(std::io::Error::other("raw TCP echo returned other bytes"));
+        }
     }
     drop(c);
     let _ = echo.join();
@@ -293,20 +321,20 @@ async fn pipelined(
     session: &ClientSession,
     total: usize,
     window: usize,
-) -> Result<f64, mtproto::client::Error> {
-    let body = echo64();
+) -> Result<f64, Box<dyn std::error::Error>> {
+    // Bodies are built before the clock starts; each carries its index.
+    let bodies: Vec<Vec<u8>> = (0..total as u64).map(echo64).collect();
     let t = Instant::now();
     let mut in_flight = std::collections::VecDeque::with_capacity(window);
     let mut sent = 0;
     let mut done = 0;
     while done < total {
         while sent < total && in_flight.len() < window {
-            in_flight.push_back(session.invoke(body.clone()));
+            in_flight.push_back((sent as u64, session.invoke(bodies[sent].clone())));
             sent += 1;
         }
-        if let Some(f) = in_flight.pop_front() {
-            let reply = f.await?;
-            debug_assert!(api::parse_payload(&reply).is_ok());
+        if let Some((n, f)) = in_flight.pop_front() {
+            check_echo(&f.await?, n)?;
             done += 1;
         }
     }

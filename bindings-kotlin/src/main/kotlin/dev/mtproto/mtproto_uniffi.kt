@@ -663,6 +663,9 @@ internal interface UniffiCallbackInterfaceInvokeCallbackMethod0 : com.sun.jna.Ca
 internal interface UniffiCallbackInterfaceInvokeCallbackMethod1 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`error`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceLogListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`level`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceStateListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -688,6 +691,25 @@ internal open class UniffiVTableCallbackInterfaceInvokeCallback(
         `uniffiClone` = other.`uniffiClone`
         `onSuccess` = other.`onSuccess`
         `onFailure` = other.`onFailure`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onLog")
+internal open class UniffiVTableCallbackInterfaceLogListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onLog`: UniffiCallbackInterfaceLogListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onLog`: UniffiCallbackInterfaceLogListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceLogListener(`uniffiFree`,`uniffiClone`,`onLog`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceLogListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onLog` = other.`onLog`
     }
 
 }
@@ -754,6 +776,14 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_mtproto_uniffi_checksum_func_default_layer(
+    ): Int
+    external fun uniffi_mtproto_uniffi_checksum_func_flush_log(
+    ): Int
+    external fun uniffi_mtproto_uniffi_checksum_func_set_log_level(
+    ): Int
+    external fun uniffi_mtproto_uniffi_checksum_func_set_log_listener(
+    ): Int
     external fun uniffi_mtproto_uniffi_checksum_method_runtime_close(
     ): Int
     external fun uniffi_mtproto_uniffi_checksum_method_runtime_is_closed(
@@ -765,6 +795,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_mtproto_uniffi_checksum_method_schema_decode_function_result(
     ): Int
     external fun uniffi_mtproto_uniffi_checksum_method_schema_encode(
+    ): Int
+    external fun uniffi_mtproto_uniffi_checksum_method_schema_layer(
     ): Int
     external fun uniffi_mtproto_uniffi_checksum_method_schema_size(
     ): Int
@@ -802,11 +834,17 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_mtproto_uniffi_checksum_constructor_schema_new(
     ): Int
+    external fun uniffi_mtproto_uniffi_checksum_constructor_schema_telegram(
+    ): Int
+    external fun uniffi_mtproto_uniffi_checksum_constructor_schema_telegram_with(
+    ): Int
     external fun uniffi_mtproto_uniffi_checksum_constructor_session_open(
     ): Int
     external fun uniffi_mtproto_uniffi_checksum_method_invokecallback_on_success(
     ): Int
     external fun uniffi_mtproto_uniffi_checksum_method_invokecallback_on_failure(
+    ): Int
+    external fun uniffi_mtproto_uniffi_checksum_method_loglistener_on_log(
     ): Int
     external fun uniffi_mtproto_uniffi_checksum_method_statelistener_on_state(
     ): Int
@@ -829,6 +867,7 @@ internal object UniffiLib {
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "mtproto_uniffi"))
         uniffiCallbackInterfaceInvokeCallback.register(this)
+        uniffiCallbackInterfaceLogListener.register(this)
         uniffiCallbackInterfaceStateListener.register(this)
         uniffiCallbackInterfaceUpdateListener.register(this)
         
@@ -855,11 +894,17 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_mtproto_uniffi_fn_constructor_schema_new(`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_mtproto_uniffi_fn_constructor_schema_telegram(uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_mtproto_uniffi_fn_constructor_schema_telegram_with(`texts`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_mtproto_uniffi_fn_method_schema_decode(`ptr`: Long,`data`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_mtproto_uniffi_fn_method_schema_decode_function_result(`ptr`: Long,`function`: RustBuffer.ByValue,`data`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_mtproto_uniffi_fn_method_schema_encode(`ptr`: Long,`json`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_mtproto_uniffi_fn_method_schema_layer(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_mtproto_uniffi_fn_method_schema_size(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -899,9 +944,19 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_mtproto_uniffi_fn_init_callback_vtable_invokecallback(`vtable`: UniffiVTableCallbackInterfaceInvokeCallback,
     ): Unit
+    external fun uniffi_mtproto_uniffi_fn_init_callback_vtable_loglistener(`vtable`: UniffiVTableCallbackInterfaceLogListener,
+    ): Unit
     external fun uniffi_mtproto_uniffi_fn_init_callback_vtable_statelistener(`vtable`: UniffiVTableCallbackInterfaceStateListener,
     ): Unit
     external fun uniffi_mtproto_uniffi_fn_init_callback_vtable_updatelistener(`vtable`: UniffiVTableCallbackInterfaceUpdateListener,
+    ): Unit
+    external fun uniffi_mtproto_uniffi_fn_func_default_layer(uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_mtproto_uniffi_fn_func_flush_log(`timeoutMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_mtproto_uniffi_fn_func_set_log_level(`level`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_mtproto_uniffi_fn_func_set_log_listener(`level`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun ffi_mtproto_uniffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1022,6 +1077,18 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_mtproto_uniffi_checksum_func_default_layer() and 0xFFFF) != 48118) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_mtproto_uniffi_checksum_func_flush_log() and 0xFFFF) != 6768) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_mtproto_uniffi_checksum_func_set_log_level() and 0xFFFF) != 19503) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_mtproto_uniffi_checksum_func_set_log_listener() and 0xFFFF) != 54093) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_mtproto_uniffi_checksum_method_runtime_close() and 0xFFFF) != 43920) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1038,6 +1105,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_mtproto_uniffi_checksum_method_schema_encode() and 0xFFFF) != 19309) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_mtproto_uniffi_checksum_method_schema_layer() and 0xFFFF) != 54981) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_mtproto_uniffi_checksum_method_schema_size() and 0xFFFF) != 39544) {
@@ -1094,6 +1164,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_mtproto_uniffi_checksum_constructor_schema_new() and 0xFFFF) != 39446) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_mtproto_uniffi_checksum_constructor_schema_telegram() and 0xFFFF) != 57356) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_mtproto_uniffi_checksum_constructor_schema_telegram_with() and 0xFFFF) != 20751) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_mtproto_uniffi_checksum_constructor_session_open() and 0xFFFF) != 38343) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1101,6 +1177,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_mtproto_uniffi_checksum_method_invokecallback_on_failure() and 0xFFFF) != 51407) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_mtproto_uniffi_checksum_method_loglistener_on_log() and 0xFFFF) != 52700) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_mtproto_uniffi_checksum_method_statelistener_on_state() and 0xFFFF) != 8521) {
@@ -1951,6 +2030,12 @@ public interface SchemaInterface {
     fun `encode`(`json`: kotlin.String): kotlin.ByteArray
     
     /**
+     * The layer of a `// LAYER N` line in the schema text, if any (the
+     * bundled schema always has one).
+     */
+    fun `layer`(): kotlin.Int?
+    
+    /**
      * How many constructors and functions the schema holds.
      */
     fun `size`(): kotlin.ULong
@@ -2133,6 +2218,23 @@ open class Schema: Disposable, AutoCloseable, SchemaInterface
 
     
     /**
+     * The layer of a `// LAYER N` line in the schema text, if any (the
+     * bundled schema always has one).
+     */override fun `layer`(): kotlin.Int? {
+            return FfiConverterOptionalInt.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_mtproto_uniffi_fn_method_schema_layer(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * How many constructors and functions the schema holds.
      */override fun `size`(): kotlin.ULong {
             return FfiConverterULong.lift(
@@ -2163,6 +2265,40 @@ open class Schema: Disposable, AutoCloseable, SchemaInterface
             return FfiConverterTypeSchema.lift(
     uniffiRustCallWithError(MtprotoException) { _status ->
     UniffiLib.uniffi_mtproto_uniffi_fn_constructor_schema_from_texts(
+    
+        
+        FfiConverterSequenceString.lower(`texts`),_status)
+}
+    )
+    }
+    
+
+        
+    /**
+     * Telegram's API schema as bundled with the library (layer
+     * [`default_layer`]) plus the MTProto service schema (`ping`,
+     * `rpc_error`, ...). Parsed once per process on the first call (a few
+     * milliseconds: call it off the main thread in an app), then shared.
+     */ fun `telegram`(): Schema {
+            return FfiConverterTypeSchema.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_mtproto_uniffi_fn_constructor_schema_telegram(
+    
+        _status)
+}
+    )
+    }
+    
+
+        
+    /**
+     * Telegram's schema extended by more texts (e.g. a test API); later
+     * texts win. The bundled copy itself is never changed.
+     */
+    @Throws(MtprotoException::class) fun `telegramWith`(`texts`: List<kotlin.String>): Schema {
+            return FfiConverterTypeSchema.lift(
+    uniffiRustCallWithError(MtprotoException) { _status ->
+    UniffiLib.uniffi_mtproto_uniffi_fn_constructor_schema_telegram_with(
     
         
         FfiConverterSequenceString.lower(`texts`),_status)
@@ -3064,6 +3200,46 @@ public object FfiConverterTypeListenerError : FfiConverterRustBuffer<ListenerExc
 
 
 
+/**
+ * Severity of a log record, most severe first.
+ */
+
+enum class LogLevel {
+    
+    ERROR,
+    WARN,
+    INFO,
+    DEBUG,
+    TRACE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLogLevel: FfiConverterRustBuffer<LogLevel> {
+    override fun read(buf: ByteBuffer) = try {
+        LogLevel.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: LogLevel) = 4UL
+
+    override fun write(value: LogLevel, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 
 
 /**
@@ -3668,6 +3844,82 @@ public object FfiConverterTypeInvokeCallback: FfiConverterCallbackInterface<Invo
 
 
 /**
+ * Receives the library's log records, one call per record, in order, on
+ * the library's own log thread (`mtproto-log`), never on the network
+ * thread. `target` names the emitting module (`mtproto::net`), `message`
+ * is the text with its fields (`connection lost session=1 reason=eof`).
+ * Records never hold auth keys, key-derived values or request bodies. The
+ * Android sample forwards them to `android.util.Log`, the iOS sample to
+ * `os_log`.
+ */
+public interface LogListener {
+    
+    fun `onLog`(`level`: LogLevel, `target`: kotlin.String, `message`: kotlin.String)
+    
+    companion object
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceLogListener {
+    internal object `onLog`: UniffiCallbackInterfaceLogListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`level`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeLogListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onLog`(
+                    FfiConverterTypeLogLevel.lift(`level`),
+                    FfiConverterString.lift(`target`),
+                    FfiConverterString.lift(`message`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: ListenerException -> FfiConverterTypeListenerError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeLogListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeLogListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceLogListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onLog`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_mtproto_uniffi_fn_init_callback_vtable_loglistener(vtable)
+    }
+}
+
+/**
+ * The ffiConverter which transforms the Callbacks in to handles to pass to Rust.
+ *
+ * @suppress
+ */
+public object FfiConverterTypeLogListener: FfiConverterCallbackInterface<LogListener>()
+
+
+
+
+
+/**
  * Receives connection state changes, in order, on the dispatcher thread.
  */
 public interface StateListener {
@@ -3935,6 +4187,38 @@ public object FfiConverterOptionalTypeClientInfo: FfiConverterRustBuffer<ClientI
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeLogLevel: FfiConverterRustBuffer<LogLevel?> {
+    override fun read(buf: ByteBuffer): LogLevel? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeLogLevel.read(buf)
+    }
+
+    override fun allocationSize(value: LogLevel?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeLogLevel.allocationSize(value)
+        }
+    }
+
+    override fun write(value: LogLevel?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeLogLevel.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeReconnectProfile: FfiConverterRustBuffer<ReconnectProfile?> {
     override fun read(buf: ByteBuffer): ReconnectProfile? {
         if (buf.get().toInt() == 0) {
@@ -3989,6 +4273,38 @@ public object FfiConverterOptionalTypeTransport: FfiConverterRustBuffer<Transpor
         } else {
             buf.put(1)
             FfiConverterTypeTransport.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeLogListener: FfiConverterRustBuffer<LogListener?> {
+    override fun read(buf: ByteBuffer): LogListener? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeLogListener.read(buf)
+    }
+
+    override fun allocationSize(value: LogListener?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeLogListener.allocationSize(value)
+        }
+    }
+
+    override fun write(value: LogListener?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeLogListener.write(value, buf)
         }
     }
 }
@@ -4055,5 +4371,67 @@ public object FfiConverterSequenceByteArray: FfiConverterRustBuffer<List<kotlin.
 
 
 
+
+        /**
+         * The layer sessions announce in `invokeWithLayer`: the layer of the
+         * bundled schema ([`Schema::telegram`]).
+         */ fun `defaultLayer`(): kotlin.Int {
+            return FfiConverterInt.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_mtproto_uniffi_fn_func_default_layer(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * Waits up to `timeout_ms` until every record emitted so far has reached
+         * the listener; false if some are still queued.
+         */ fun `flushLog`(`timeoutMs`: kotlin.ULong): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_mtproto_uniffi_fn_func_flush_log(
+    
+        
+        FfiConverterULong.lower(`timeoutMs`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Changes the level of the listener set by [`set_log_listener`]; `None`
+         * pauses logging.
+         */ fun `setLogLevel`(`level`: LogLevel?)
+        = 
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_mtproto_uniffi_fn_func_set_log_level(
+    
+        
+        FfiConverterOptionalTypeLogLevel.lower(`level`),_status)
+}
+    
+    
+
+        /**
+         * Sends the library's log records at `level` and above to `listener`
+         * (process-wide, for every runtime); `None` turns logging off. Warnings
+         * are the usual level; `Trace` shows every request id and state change.
+         * Until the first call nothing is logged. When this returns, an earlier
+         * listener is no longer running and is never called again.
+         */
+    @Throws(MtprotoException::class) fun `setLogListener`(`level`: LogLevel?, `listener`: LogListener?)
+        = 
+    uniffiRustCallWithError(MtprotoException) { _status ->
+    UniffiLib.uniffi_mtproto_uniffi_fn_func_set_log_listener(
+    
+        
+        FfiConverterOptionalTypeLogLevel.lower(`level`),
+        FfiConverterOptionalTypeLogListener.lower(`listener`),_status)
+}
+    
+    
 
 

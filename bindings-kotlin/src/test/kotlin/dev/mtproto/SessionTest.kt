@@ -321,6 +321,62 @@ class SessionTest {
     }
 
     @Test
+    fun `the bundled Telegram schema encodes help getConfig and decodes a config`() {
+        val schema = Schema.telegram()
+        assertEquals(defaultLayer(), schema.layer())
+        assertTrue(defaultLayer() >= 228)
+        assertTrue(schema.size() > 2000u)
+        assertArrayEquals(byteArrayOf(0x6b, 0x18, 0xf9.toByte(), 0xc4.toByte()), schema.encode("""{"_":"help.getConfig"}"""))
+        val ints = listOf(
+            "chat_size_max", "megagroup_size_max", "forwarded_count_max", "online_update_period_ms",
+            "offline_blur_timeout_ms", "offline_idle_timeout_ms", "online_cloud_timeout_ms",
+            "notify_cloud_delay_ms", "notify_default_delay_ms", "push_chat_period_ms", "push_chat_limit",
+            "edit_time_limit", "revoke_time_limit", "revoke_pm_time_limit", "rating_e_decay",
+            "stickers_recent_limit", "channels_read_media_period", "call_receive_timeout_ms",
+            "call_ring_timeout_ms", "call_connect_timeout_ms", "call_packet_timeout_ms",
+            "caption_length_max", "message_length_max", "webfile_dc_id",
+        ).joinToString(",") { "\"$it\":7" }
+        val config = """{"_":"config","date":1700000000,"expires":1700003600,"test_mode":false,""" +
+            """"this_dc":2,"dc_options":[{"_":"dcOption","id":2,"ip_address":"149.154.167.50","port":443}],""" +
+            """"dc_txt_domain_name":"apv3.stel.com","me_url_prefix":"https://t.me/",$ints}"""
+        val bytes = schema.encode(config)
+        val decoded = schema.decodeFunctionResult("help.getConfig", bytes)
+        assertTrue(decoded.contains(""""ip_address":"149.154.167.50""""), decoded)
+        assertTrue(decoded.contains(""""me_url_prefix":"https://t.me/""""), decoded)
+        assertArrayEquals(bytes, schema.encode(decoded))
+        val extended = Schema.telegramWith(listOf("---functions---\nextra.only#1a2b3c4e = Bool;"))
+        extended.encode("""{"_":"extra.only"}""")
+        assertThrows<MtprotoException.InvalidInput> { Schema.telegram().encode("""{"_":"extra.only"}""") }
+        extended.close()
+        schema.close()
+    }
+
+    @Test
+    fun `core log records reach a log listener`() {
+        val records = Collections.synchronizedList(mutableListOf<Triple<LogLevel, String, String>>())
+        val threads = Collections.synchronizedSet(mutableSetOf<String>())
+        setLogListener(LogLevel.TRACE, object : LogListener {
+            override fun onLog(level: LogLevel, target: String, message: String) {
+                threads.add(Thread.currentThread().name)
+                records.add(Triple(level, target, message))
+            }
+        })
+        try {
+            open().withSession { assertArrayEquals(byteArrayOf(9), TestApi.payload(it.invoke(TestApi.echo(byteArrayOf(9))))) }
+            assertTrue(flushLog(5_000u))
+        } finally {
+            setLogListener(null, null)
+        }
+        val ours = records.filter { it.second.startsWith("mtproto::") }
+        assertTrue(ours.any { it.first == LogLevel.TRACE && it.third.startsWith("request queued") }, "$ours")
+        assertTrue(ours.any { it.first == LogLevel.DEBUG && it.third.startsWith("state") }, "$ours")
+        val after = records.size
+        open().withSession { it.invoke(TestApi.echo(byteArrayOf(1))) }
+        assertTrue(flushLog(5_000u))
+        assertEquals(after, records.size, "no records once the listener is cleared")
+    }
+
+    @Test
     fun `a closed runtime refuses new sessions`() {
         val rt = Runtime()
         rt.shutdown()
