@@ -6,6 +6,7 @@ package dev.mtproto.android
 
 import android.app.Activity
 import android.os.Bundle
+import android.util.Log
 import android.view.ViewGroup.LayoutParams.MATCH_PARENT
 import android.view.ViewGroup.LayoutParams.WRAP_CONTENT
 import android.widget.Button
@@ -13,6 +14,8 @@ import android.widget.EditText
 import android.widget.LinearLayout
 import android.widget.ScrollView
 import android.widget.TextView
+import dev.mtproto.LogLevel
+import dev.mtproto.LogListener
 import dev.mtproto.MtprotoException
 import dev.mtproto.MtprotoJvm
 import dev.mtproto.Runtime
@@ -22,6 +25,7 @@ import dev.mtproto.SessionConfig
 import dev.mtproto.SessionState
 import dev.mtproto.StateListener
 import dev.mtproto.UpdateListener
+import dev.mtproto.setLogListener
 import dev.mtproto.testing.TestApi
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
@@ -38,6 +42,10 @@ class MainActivity : Activity() {
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
         MtprotoJvm.keepCallbackThreadsAttached()
+        // The library's own log (connection states, reconnects, errors; never
+        // keys or bodies) in logcat under the tag "mtproto". Records arrive on
+        // the library's log thread. DEBUG builds see everything down to DEBUG.
+        setLogListener(if (BuildConfig.DEBUG) LogLevel.DEBUG else LogLevel.WARN, LogcatListener)
         runtime = Runtime()
 
         val address = EditText(this).apply { setText(BuildConfig.DEFAULT_ADDRESS) }
@@ -102,5 +110,19 @@ class MainActivity : Activity() {
         session?.shutdown()
         runtime.shutdown()
         super.onDestroy()
+    }
+}
+
+/** Forwards the library's log records to android.util.Log. */
+private object LogcatListener : LogListener {
+    override fun onLog(level: LogLevel, target: String, message: String) {
+        val text = "$target: $message"
+        when (level) {
+            LogLevel.ERROR -> Log.e("mtproto", text)
+            LogLevel.WARN -> Log.w("mtproto", text)
+            LogLevel.INFO -> Log.i("mtproto", text)
+            LogLevel.DEBUG -> Log.d("mtproto", text)
+            LogLevel.TRACE -> Log.v("mtproto", text)
+        }
     }
 }
