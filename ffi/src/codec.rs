@@ -223,7 +223,7 @@ pub unsafe extern "C" fn mtp_schema_decode(
         let (function, bytes) = unsafe {
             (
                 ptr::c_str(function_name, "function_name")?,
-                ptr::bytes(bytes, bytes_len, "bytes")?,
+                ptr::bytes(bytes, bytes_len, ptr::MAX_CODEC_INPUT, "bytes")?,
             )
         };
         let value = match function {

@@ -7,13 +7,25 @@ use std::ffi::{c_char, CStr};
 
 use crate::error::{Fail, FfiResult};
 
+/// Largest schema text, JSON value or TL value the codec functions read:
+/// far above any real one (api.tl is 280 KB), and a bound on how far a
+/// wrong length can make the library read.
+pub(crate) const MAX_CODEC_INPUT: usize = 16 << 20;
+
 /// The bytes `ptr[0..len]`, borrowed for the call. NULL is allowed only
-/// with `len == 0`.
+/// with `len == 0`. A `len` above `max` is refused before the memory is
+/// touched, so a wrong length (a negative `int` cast to `size_t`, a length
+/// of the wrong buffer) is an error instead of an over-read or an abort.
 ///
 /// # Safety
 /// A non-NULL `ptr` must point to `len` readable bytes that stay unchanged
 /// for `'a` (the duration of the exported call).
-pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &str) -> FfiResult<&'a [u8]> {
+pub(crate) unsafe fn bytes<'a>(
+    ptr: *const u8,
+    len: usize,
+    max: usize,
+    what: &str,
+) -> FfiResult<&'a [u8]> {
     if ptr.is_null() {
         return if len == 0 {
             Ok(&[])
@@ -21,8 +33,10 @@ pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &str) -> FfiRes
             Err(Fail::null(what))
         };
     }
-    if len > isize::MAX as usize {
-        return Err(Fail::invalid(format!("{what}: length {len} is impossible")));
+    if len > max || len > isize::MAX as usize {
+        return Err(Fail::invalid(format!(
+            "{what}: length {len} is over the limit of {max} bytes"
+        )));
     }
     // SAFETY: non-NULL, `len` fits `isize`, and the caller guarantees `len`
     // readable bytes that do not change during the call.
@@ -35,7 +49,7 @@ pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &str) -> FfiRes
 /// As for [`bytes`].
 pub(crate) unsafe fn text<'a>(ptr: *const c_char, len: usize, what: &str) -> FfiResult<&'a str> {
     // SAFETY: forwarded contract.
-    let raw = unsafe { bytes(ptr.cast(), len, what)? };
+    let raw = unsafe { bytes(ptr.cast(), len, MAX_CODEC_INPUT, what)? };
     std::str::from_utf8(raw).map_err(|e| Fail::invalid(format!("{what} is not UTF-8: {e}")))
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mtproto_core::client::{
-    ClientInfo, ClientSession, Error as CoreError, SessionConfig, TransportKind,
+    ClientInfo, ClientSession, Error as CoreError, SessionConfig, TransportKind, MAX_REQUEST_BYTES,
 };
 use mtproto_core::storage::SqliteStore;
 use mtproto_core::transport::Framing;
@@ -321,7 +321,7 @@ pub unsafe extern "C" fn mtp_session_invoke(
         let entry = lookup(session)?;
         let callback = callback.ok_or_else(|| Fail::null("callback"))?;
         // SAFETY: the caller's contract on `request`.
-        let body = unsafe { ptr::bytes(request, request_len, "request")? }.to_vec();
+        let body = unsafe { ptr::bytes(request, request_len, MAX_REQUEST_BYTES, "request")? }.to_vec();
         let cb = InvokeCallback::new(callback, userdata);
         let timeout = timeout_or(&entry, timeout_ms);
         /// Clears this thread's refusal window however the call below
@@ -393,7 +393,7 @@ pub unsafe extern "C" fn mtp_session_invoke_blocking(
         unsafe { ptr::clear_out(out_result) };
         let entry = lookup(session)?;
         // SAFETY: the caller's contract on `request`.
-        let body = unsafe { ptr::bytes(request, request_len, "request")? }.to_vec();
+        let body = unsafe { ptr::bytes(request, request_len, MAX_REQUEST_BYTES, "request")? }.to_vec();
         let timeout = timeout_or(&entry, timeout_ms);
         let answer = entry.session.invoke_blocking(body, timeout)?;
         let buffer = new_buffer(answer)?;

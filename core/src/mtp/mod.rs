@@ -60,6 +60,8 @@ pub enum MtpError {
     ContainerIdOrder { inner: i64, container: i64 },
     #[error("gzip_packed: {0}")]
     Gzip(String),
+    #[error("messages nested more than {0} deep (msg_copy, gzip_packed)")]
+    NestingTooDeep(usize),
     #[error(transparent)]
     Tl(#[from] TlError),
 }

@@ -6,7 +6,7 @@
 //! One [`ServerSession`] exists per (auth key, session_id). Salts belong to
 //! the auth key ([`SaltSchedule`]), so the caller passes them in.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use rand::rngs::StdRng;
@@ -162,6 +162,7 @@ struct Received {
 #[derive(Clone, Debug)]
 struct Unacked {
     body: Vec<u8>,
+    seq_no: i32,
 }
 
 /// The server half of one MTProto session.
@@ -181,6 +182,10 @@ pub struct ServerSession {
     answers: HashMap<i64, i64>,
     /// Outgoing: (body, content_related, is_response).
     queue: VecDeque<(Vec<u8>, bool, bool)>,
+    /// Unacknowledged messages to send again under their own msg_id and
+    /// seqno, inside a container (M-10, S-24): the client recognises what
+    /// it already has, so an update is never delivered twice.
+    again: BTreeSet<i64>,
     pending_acks: Vec<i64>,
     events: VecDeque<ServerEvent>,
     created_sent: bool,
@@ -204,6 +209,7 @@ impl ServerSession {
             unacked: BTreeMap::new(),
             answers: HashMap::new(),
             queue: VecDeque::new(),
+            again: BTreeSet::new(),
             pending_acks: Vec::new(),
             events: VecDeque::new(),
             created_sent: false,
@@ -474,11 +480,7 @@ impl ServerSession {
             types::MsgResendReq::CONSTRUCTOR_ID => {
                 if let Ok(r) = types::MsgResendReq::from_bytes(body) {
                     if r.msg_ids.iter().all(|id| self.unacked.contains_key(id)) {
-                        for id in r.msg_ids {
-                            if let Some(u) = self.unacked.remove(&id) {
-                                self.queue.push_back((u.body, true, true));
-                            }
-                        }
+                        self.again.extend(r.msg_ids);
                     } else {
                         self.state_info(msg_id, &r.msg_ids);
                     }
@@ -530,14 +532,27 @@ impl ServerSession {
         self.pending_acks.retain(|&id| id != msg_id);
     }
 
+    /// A client message received before, sent again (its sender lost the
+    /// connection before our ack arrived). It is never run again. Its
+    /// answer, if one was sent and not acknowledged, goes again under its
+    /// msg_id; if it was acknowledged, msg_detailed_info says so (S-26);
+    /// one still being computed comes when ready.
     fn on_duplicate(&mut self, msg_id: i64) {
+        self.pending_acks.push(msg_id);
         if let Some(&answer) = self.answers.get(&msg_id) {
-            let bytes = self.unacked.get(&answer).map(|u| u.body.len()).unwrap_or(0);
+            if answer == -1 {
+                return; // queued, not sent yet
+            }
+            if self.unacked.contains_key(&answer) {
+                self.again.insert(answer);
+                return;
+            }
+            // Acknowledged: the client has it (the body is no longer kept).
             self.queue.push_back((
                 types::MsgDetailedInfo {
                     msg_id,
                     answer_msg_id: answer,
-                    bytes: bytes as i32,
+                    bytes: 0,
                     status: 0,
                 }
                 .to_bytes(),
@@ -653,17 +668,14 @@ impl ServerSession {
     }
 
     /// A new connection for this session: unacknowledged content-related
-    /// messages are sent again (M-10).
+    /// messages are sent again, under their own msg_ids (M-10, S-24).
     pub fn on_new_connection(&mut self) {
-        let old = std::mem::take(&mut self.unacked);
-        for (_, u) in old.into_iter().rev() {
-            self.queue.push_front((u.body, true, true));
-        }
+        self.again.extend(self.unacked.keys().copied());
     }
 
     /// Whether anything waits to be sent.
     pub fn wants_transmit(&self) -> bool {
-        !self.queue.is_empty() || !self.pending_acks.is_empty()
+        !self.queue.is_empty() || !self.pending_acks.is_empty() || !self.again.is_empty()
     }
 
     /// Builds the next encrypted packet, containers included.
@@ -691,7 +703,26 @@ impl ServerSession {
             });
         }
         let mut bytes = 0;
-        while let Some((body, content, response)) = self.queue.pop_front() {
+        let mut resent = false;
+        let limit = max_messages.clamp(1, 1024);
+        while entries.len() < limit && bytes <= (1 << 20) {
+            let Some(id) = self.again.pop_first() else {
+                break;
+            };
+            if let Some(u) = self.unacked.get(&id) {
+                bytes += u.body.len() + 16;
+                entries.push(ContainerEntry {
+                    msg_id: id,
+                    seq_no: u.seq_no,
+                    body: u.body.clone(),
+                });
+                resent = true;
+            }
+        }
+        while entries.len() < limit && bytes <= (1 << 20) {
+            let Some((body, content, response)) = self.queue.pop_front() else {
+                break;
+            };
             let msg_id = self.ids.next(now, response);
             let seq_no = if content {
                 self.content_sent += 1;
@@ -704,7 +735,13 @@ impl ServerSession {
                     let req = i64::from_le_bytes(body[4..12].try_into().expect("8 bytes"));
                     self.answers.insert(req, msg_id);
                 }
-                self.unacked.insert(msg_id, Unacked { body: body.clone() });
+                self.unacked.insert(
+                    msg_id,
+                    Unacked {
+                        body: body.clone(),
+                        seq_no,
+                    },
+                );
             }
             bytes += body.len() + 16;
             entries.push(ContainerEntry {
@@ -712,11 +749,13 @@ impl ServerSession {
                 seq_no,
                 body,
             });
-            if entries.len() >= max_messages.clamp(1, 1024) || bytes > (1 << 20) {
-                break;
-            }
         }
-        let (msg_id, seq_no, payload) = if entries.len() == 1 {
+        if entries.is_empty() {
+            return None;
+        }
+        // A message sent again keeps its msg_id only inside a container
+        // with a new one (S-24).
+        let (msg_id, seq_no, payload) = if entries.len() == 1 && !resent {
             let e = entries.pop().expect("one entry");
             (e.msg_id, e.seq_no, e.body)
         } else {

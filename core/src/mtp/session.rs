@@ -13,8 +13,9 @@
 //!   timer ──▶ handle_timeout(now)          poll_timeout() ──▶ timer
 //! ```
 //!
-//! Requests are identified by a [`RequestId`] that stays stable while the
-//! message carrying the request changes msg_id on every resend (M-3).
+//! Requests are identified by a [`RequestId`]. The message carrying a
+//! request keeps its msg_id while its fate is unknown, so the server can
+//! recognise it (S-24, M-3 as corrected); see [`Session::on_disconnected`].
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -112,6 +113,15 @@ pub enum Event {
     TimeOffsetCorrected(i64),
 }
 
+/// Messages left in doubt by a lost connection are re-sent under their
+/// original msg_id while the server still accepts that id (its window is
+/// 300 s, M-5; the margin covers clock error). Older ones are asked about
+/// with msgs_state_req first (S-24).
+pub const SAME_ID_RESEND_MAX_AGE_SECS: i64 = 150;
+
+/// How deep msg_copy / gzip_packed may nest inside one message.
+pub const MAX_NESTING: usize = 4;
+
 /// What kind of message an outgoing entry is, for the reactions that follow.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Kind {
@@ -121,7 +131,10 @@ enum Kind {
     DropAnswer,
     Ping(i64),
     FutureSalts,
-    /// msgs_state_info, msg_resend_req, ...: content-neutral replies.
+    /// msgs_state_req about these messages of ours, whose fate is unknown.
+    StateReq(Vec<i64>),
+    /// msgs_state_info, msg_resend_req, ...: content-neutral replies. Not
+    /// tracked after sending: the server never acknowledges them.
     Service,
 }
 
@@ -133,13 +146,36 @@ struct Outgoing {
     resends: u32,
 }
 
-/// A content-related message sent and not yet acknowledged/answered.
+/// A message sent and not yet acknowledged/answered.
 #[derive(Clone, Debug)]
 struct Sent {
     out: Outgoing,
+    /// The seqno it was sent with; a re-send under the same msg_id repeats it.
+    seq_no: i32,
+    /// The bytes sent when they differ from `out.body` (the initConnection
+    /// wrapper, gzip): a re-send under the same msg_id is byte-identical.
+    wire: Option<Vec<u8>>,
+    /// The bytes carried the initConnection wrapper (R-4).
+    carried_init: bool,
     /// The server acknowledged it (msgs_ack or an answer): never resend.
     acked: bool,
     container: Option<i64>,
+    /// Sent on a connection that closed before it was acknowledged: the
+    /// server may or may not have it. Settled before anything is re-run.
+    in_doubt: bool,
+    /// Went out more than once under this msg_id: a rejection of the id
+    /// (bad_msg 16/17/20) no longer proves the server lacks the message.
+    resent_same_id: bool,
+    /// Its state must be asked for (msgs_state_req) rather than re-sent.
+    must_ask: bool,
+    /// A msgs_state_req about it is in flight.
+    state_requested: bool,
+}
+
+impl Sent {
+    fn wire(&self) -> &[u8] {
+        self.wire.as_deref().unwrap_or(&self.out.body)
+    }
 }
 
 /// The client half of an MTProto session.
@@ -343,23 +379,48 @@ impl Session {
         self.next_ping = self.config.ping_interval.map(|_| now);
     }
 
-    /// The connection dropped. Messages the server never acknowledged go back
-    /// to the queue to be resent with new msg_ids on the next connection;
-    /// acknowledged requests keep waiting for their answer, which the server
-    /// resends itself (M-10): an acknowledged request never runs twice.
+    /// The connection dropped. A content-related message the server never
+    /// acknowledged may or may not have reached it: it stays under its
+    /// msg_id, in doubt. On the next connection it is re-sent under that
+    /// same msg_id inside a container, which the server recognises as a
+    /// duplicate if it has it (S-24); one too old for that is asked about
+    /// with msgs_state_req and re-sent under a new msg_id only if the
+    /// server says it never got it. Acknowledged requests just wait for
+    /// their answer, which the server resends itself (M-10). Either way a
+    /// request never runs twice.
+    ///
+    /// Messages that are not content-related are not kept: pings and salt
+    /// requests are made again when needed, state requests re-asked.
     pub fn on_disconnected(&mut self) {
         self.connected = false;
-        let mut unacked: Vec<(i64, Sent)> = Vec::new();
-        let ids: Vec<i64> = self.sent.keys().copied().collect();
-        for msg_id in ids {
-            if !self.sent[&msg_id].acked {
-                let s = self.sent.remove(&msg_id).expect("present");
-                unacked.push((msg_id, s));
+        let mut dropped = Vec::new();
+        for (&id, s) in self.sent.iter_mut() {
+            if !s.out.content_related {
+                dropped.push(id);
+            } else if !s.acked {
+                s.in_doubt = true;
+                s.state_requested = false;
             }
         }
-        unacked.sort_by_key(|(id, _)| *id);
-        for (_, s) in unacked.into_iter().rev() {
-            self.requeue_front(s.out);
+        for id in dropped {
+            if let Some(s) = self.sent.remove(&id) {
+                match s.out.kind {
+                    Kind::FutureSalts => self.salts_requested = false,
+                    Kind::StateReq(ids) => {
+                        for id in ids {
+                            if let Some(s) = self.sent.get_mut(&id) {
+                                s.state_requested = false;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // State requests queued for the old connection are rebuilt.
+        self.queue.retain(|o| !matches!(o.kind, Kind::StateReq(_)));
+        for s in self.sent.values_mut() {
+            s.state_requested = false;
         }
         self.containers.clear();
     }
@@ -369,6 +430,13 @@ impl Session {
             // Pings and salt requests are regenerated when needed.
             Kind::Ping(_) => {}
             Kind::FutureSalts => self.salts_requested = false,
+            Kind::StateReq(ids) => {
+                for id in ids {
+                    if let Some(s) = self.sent.get_mut(&id) {
+                        s.state_requested = false;
+                    }
+                }
+            }
             Kind::Rpc(id) => {
                 if let Some(slot) = self.requests.get_mut(&id) {
                     *slot = None;
@@ -455,21 +523,28 @@ impl Session {
     }
 
     /// Builds the next packet to send, if there is anything to send: queued
-    /// messages and pending acks, packed into a container when there are
-    /// several (S-18, M-7), encrypted (E-1..E-6).
+    /// messages, pending acks and messages left in doubt by a lost
+    /// connection, packed into a container when there are several (S-18,
+    /// M-7) or when one is re-sent under its original msg_id (S-24),
+    /// encrypted (E-1..E-6).
     pub fn poll_transmit(&mut self, now: Duration) -> Option<Vec<u8>> {
         if !self.connected {
             return None;
         }
+        let same_id = self.settle_doubts(now);
         let ack_due = self.pending_acks.len() >= self.config.ack_batch
             || self
                 .oldest_ack
                 .is_some_and(|t| now >= t + self.config.ack_delay);
-        if self.queue.is_empty() && (!ack_due || self.pending_acks.is_empty()) {
+        if self.queue.is_empty()
+            && same_id.is_empty()
+            && (!ack_due || self.pending_acks.is_empty())
+        {
             return None;
         }
-        // Collect entries: (msg_id, seqno, body, outgoing if tracked).
-        let mut entries: Vec<(i64, i32, Vec<u8>, Option<Outgoing>)> = Vec::new();
+        // Collect entries: (msg_id, seqno, bytes, the outgoing message if it
+        // is new and whether its bytes carry the initConnection wrapper).
+        let mut entries: Vec<(i64, i32, Vec<u8>, Option<(Outgoing, bool)>)> = Vec::new();
         let mut bytes = 0usize;
         if !self.pending_acks.is_empty() {
             let take = self.pending_acks.len().min(8192);
@@ -485,17 +560,32 @@ impl Session {
             bytes += body.len() + 16;
             entries.push((msg_id, seq, body, None));
         }
+        let fits = |entries: usize, bytes: usize, size: usize, config: &SessionConfig| {
+            entries == 0
+                || (entries < config.max_container_messages
+                    && bytes + size <= config.max_packet_bytes)
+        };
+        // Re-sends keep msg_id, seqno and bytes (S-24); what does not fit
+        // stays in doubt for the next packet.
+        let mut resent = Vec::new();
+        for id in same_id {
+            let s = &self.sent[&id];
+            let size = s.wire().len() + 16;
+            if !fits(entries.len(), bytes, size, &self.config) {
+                break;
+            }
+            bytes += size;
+            entries.push((id, s.seq_no, s.wire().to_vec(), None));
+            resent.push(id);
+        }
         while let Some(front) = self.queue.front() {
             let size = front.body.len() + 16;
-            if !entries.is_empty()
-                && (entries.len() >= self.config.max_container_messages
-                    || bytes + size > self.config.max_packet_bytes)
-            {
+            if !fits(entries.len(), bytes, size, &self.config) {
                 break;
             }
             let mut out = self.queue.pop_front().expect("front exists");
             let mut body = std::mem::take(&mut out.body);
-            let wire = self.wire_body(&out, &body);
+            let (wire, carried_init) = self.wire_body(&out, &body);
             let msg_id = self.ids.next(now, false);
             let seq = self.seqno(out.content_related);
             bytes += wire.len() + 16;
@@ -505,9 +595,9 @@ impl Session {
                 }
             }
             out.body = std::mem::take(&mut body);
-            entries.push((msg_id, seq, wire, Some(out)));
+            entries.push((msg_id, seq, wire, Some((out, carried_init))));
         }
-        let (msg_id, seq_no, payload) = if entries.len() == 1 {
+        let (msg_id, seq_no, payload) = if entries.len() == 1 && resent.is_empty() {
             let (id, seq, body, _) = &entries[0];
             (*id, *seq, body.clone())
         } else {
@@ -526,19 +616,40 @@ impl Session {
             let seq = self.seqno(false);
             (cid, seq, payload)
         };
-        let container = (entries.len() > 1).then_some(msg_id);
+        let container = (entries.len() > 1 || !resent.is_empty()).then_some(msg_id);
         let mut inner = Vec::with_capacity(entries.len());
-        for (id, _, _, out) in entries {
+        for (id, seq_no, wire, out) in entries {
             inner.push(id);
-            if let Some(out) = out {
-                self.sent.insert(
-                    id,
-                    Sent {
-                        out,
-                        acked: false,
-                        container,
-                    },
-                );
+            let Some((out, carried_init)) = out else {
+                continue;
+            };
+            // Only what the server answers or acknowledges is tracked; the
+            // rest (acks, state replies, resend requests) is never re-sent.
+            if out.kind == Kind::Service {
+                continue;
+            }
+            let wire = (wire != out.body).then_some(wire);
+            self.sent.insert(
+                id,
+                Sent {
+                    out,
+                    seq_no,
+                    wire,
+                    carried_init,
+                    acked: false,
+                    container,
+                    in_doubt: false,
+                    resent_same_id: false,
+                    must_ask: false,
+                    state_requested: false,
+                },
+            );
+        }
+        for id in resent {
+            if let Some(s) = self.sent.get_mut(&id) {
+                s.in_doubt = false;
+                s.resent_same_id = true;
+                s.container = container;
             }
         }
         if let Some(cid) = container {
@@ -562,12 +673,55 @@ impl Session {
         Some(packet)
     }
 
+    /// Sorts the messages in doubt: those the server still accepts under
+    /// their msg_id come back (oldest first) to be re-sent as they are; for
+    /// the others a msgs_state_req is queued (S-24).
+    fn settle_doubts(&mut self, now: Duration) -> Vec<i64> {
+        let server_now = now.as_secs() as i64 + self.ids.time_offset();
+        let mut same = Vec::new();
+        let mut ask = Vec::new();
+        for (&id, s) in &self.sent {
+            if !s.in_doubt || s.state_requested {
+                continue;
+            }
+            if s.must_ask || server_now - msg_id_seconds(id) > SAME_ID_RESEND_MAX_AGE_SECS {
+                ask.push(id);
+            } else {
+                same.push(id);
+            }
+        }
+        same.sort_unstable();
+        if !ask.is_empty() {
+            ask.sort_unstable();
+            for chunk in ask.chunks(8192) {
+                for id in chunk {
+                    if let Some(s) = self.sent.get_mut(id) {
+                        s.state_requested = true;
+                    }
+                }
+                self.queue.push_front(Outgoing {
+                    kind: Kind::StateReq(chunk.to_vec()),
+                    body: types::MsgsStateReq {
+                        msg_ids: chunk.to_vec(),
+                    }
+                    .to_bytes(),
+                    content_related: false,
+                    resends: 0,
+                });
+            }
+        }
+        same
+    }
+
     /// The bytes actually sent for an outgoing message: the init wrapper for
     /// the first request after connect (R-4), then gzip when it pays (B-13).
-    fn wire_body(&mut self, out: &Outgoing, body: &[u8]) -> Vec<u8> {
+    /// The flag says whether the wrapper went in.
+    fn wire_body(&mut self, out: &Outgoing, body: &[u8]) -> (Vec<u8>, bool) {
+        let mut init = false;
         let mut wire = match (&out.kind, self.init_pending, &self.init_prefix) {
             (Kind::Rpc(_), true, Some(prefix)) => {
                 self.init_pending = false;
+                init = true;
                 let mut w = Vec::with_capacity(prefix.len() + body.len());
                 w.extend_from_slice(prefix);
                 w.extend_from_slice(body);
@@ -581,7 +735,7 @@ impl Session {
                 wire = packed;
             }
         }
-        wire
+        (wire, init)
     }
 
     /// seqno for the next message (M-8).
@@ -619,17 +773,37 @@ impl Session {
                 )
             ) && about.is_some_and(|m| sent.contains_key(&m) || containers.contains_key(&m))
         };
-        let d =
-            self.receiver
-                .receive_with(&self.key, packet, Some(self.session_id), clock, exempt)?;
+        let d = match self
+            .receiver
+            .receive_with(&self.key, packet, Some(self.session_id), clock, exempt)
+        {
+            Ok(d) => d,
+            // A message received before, sent again (its ack was lost with
+            // a connection): acknowledged again and otherwise ignored. It
+            // passed decryption, so it is the server's and no attack.
+            Err(MtpError::MsgIdReplayed(id)) => {
+                self.queue_ack(id, now);
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
         let body = packet[d.body.clone()].to_vec();
-        self.process(d.header.msg_id, d.header.seq_no, &body, now, false)
+        self.process(d.header.msg_id, d.header.seq_no, &body, now, false, 0)
+    }
+
+    fn queue_ack(&mut self, msg_id: i64, now: Duration) {
+        if self.pending_acks.is_empty() {
+            self.oldest_ack = Some(now);
+        }
+        self.pending_acks.push(msg_id);
     }
 
     fn is_ours(&self, msg_id: i64) -> bool {
         self.sent.contains_key(&msg_id) || self.containers.contains_key(&msg_id)
     }
 
+    /// Handles one message; `depth` counts the msg_copy / gzip_packed
+    /// wrappers around it, so hostile nesting cannot exhaust the stack.
     fn process(
         &mut self,
         msg_id: i64,
@@ -637,13 +811,14 @@ impl Session {
         body: &[u8],
         now: Duration,
         in_container: bool,
+        depth: usize,
     ) -> Result<(), MtpError> {
+        if depth > MAX_NESTING {
+            return Err(MtpError::NestingTooDeep(MAX_NESTING));
+        }
         if seq_no & 1 == 1 {
             // M-10: acknowledge every content-related message.
-            if self.pending_acks.is_empty() {
-                self.oldest_ack = Some(now);
-            }
-            self.pending_acks.push(msg_id);
+            self.queue_ack(msg_id, now);
         }
         let Some(id_bytes) = body.get(..4) else {
             return Err(MtpError::Truncated(body.len()));
@@ -655,12 +830,28 @@ impl Session {
                     return Err(MtpError::NestedContainer);
                 }
                 for e in unpack_container(msg_id, body)? {
-                    self.process(e.msg_id, e.seq_no, &e.body, now, true)?;
+                    // A message seen before (the server re-sent it under
+                    // its msg_id after a lost connection) is acknowledged
+                    // and not processed again, so an update reaches the
+                    // application once. Answers are exempt: matching by
+                    // req_msg_id already makes them idempotent, and one
+                    // older than the replay window must still complete its
+                    // request.
+                    let first_seen = self.receiver.record(e.msg_id).is_ok();
+                    let is_answer = e.body.get(..4)
+                        == Some(&types::RpcResult::CONSTRUCTOR_ID.to_le_bytes()[..]);
+                    if !first_seen && !is_answer {
+                        if e.seq_no & 1 == 1 {
+                            self.queue_ack(e.msg_id, now);
+                        }
+                        continue;
+                    }
+                    self.process(e.msg_id, e.seq_no, &e.body, now, true, depth)?;
                 }
             }
             types::GzipPacked::CONSTRUCTOR_ID => {
                 let inner = unwrap_gzip(body)?.into_owned();
-                self.process(msg_id, seq_no & !1, &inner, now, in_container)?;
+                self.process(msg_id, seq_no & !1, &inner, now, in_container, depth + 1)?;
             }
             types::RpcResult::CONSTRUCTOR_ID => {
                 let r = RpcResult::parse(body)?;
@@ -676,7 +867,9 @@ impl Session {
                 if self.is_ours(b.bad_msg_id) {
                     self.salt = b.new_server_salt;
                     self.events.push_back(Event::SaltChanged(b.new_server_salt));
-                    self.resend(b.bad_msg_id, None);
+                    // The packet was refused before its contents were read:
+                    // even a re-sent message may go again under its id.
+                    self.on_rejected(b.bad_msg_id, None, true);
                 }
             }
             types::BadMsgNotification::CONSTRUCTOR_ID => {
@@ -708,7 +901,7 @@ impl Session {
                     if let Some(s) = self.sent.get_mut(&id) {
                         s.acked = false;
                     }
-                    self.resend(id, None);
+                    self.resend_new_id(id, None);
                 }
                 self.events.push_back(Event::NewSessionCreated {
                     first_msg_id: n.first_msg_id,
@@ -756,8 +949,9 @@ impl Session {
                     .iter()
                     .partition(|id| self.sent.contains_key(id));
                 if theirs.is_empty() {
+                    // The server asks for them: it does not have them.
                     for id in ours {
-                        self.resend(id, None);
+                        self.resend_new_id(id, None);
                     }
                 } else {
                     // S-27: unknown ids → answer as if it were msgs_state_req.
@@ -773,13 +967,40 @@ impl Session {
                 let i = types::MsgNewDetailedInfo::from_bytes(body)?;
                 self.on_detailed_info(i.answer_msg_id);
             }
-            types::MsgsAllInfo::CONSTRUCTOR_ID | types::MsgsStateInfo::CONSTRUCTOR_ID => {}
+            types::MsgsStateInfo::CONSTRUCTOR_ID => {
+                let info = types::MsgsStateInfo::from_bytes(body)?;
+                if let Some(Sent {
+                    out:
+                        Outgoing {
+                            kind: Kind::StateReq(ids),
+                            ..
+                        },
+                    ..
+                }) = self.sent.remove(&info.req_msg_id)
+                {
+                    self.on_states(&ids, &info.info);
+                }
+            }
+            types::MsgsAllInfo::CONSTRUCTOR_ID => {
+                // S-25: the server volunteers the state of messages; only
+                // the ones whose fate we do not know are acted on.
+                let all = types::MsgsAllInfo::from_bytes(body)?;
+                let doubtful: Vec<(i64, u8)> = all
+                    .msg_ids
+                    .iter()
+                    .zip(all.info.iter())
+                    .filter(|(id, _)| self.sent.get(id).is_some_and(|s| s.in_doubt))
+                    .map(|(&id, &st)| (id, st))
+                    .collect();
+                let (ids, states): (Vec<i64>, Vec<u8>) = doubtful.into_iter().unzip();
+                self.on_states(&ids, &states);
+            }
             types::MsgCopy::CONSTRUCTOR_ID => {
                 let c = types::MsgCopy::from_bytes(body)?;
                 let m = c.orig_message;
                 // S-19: processed as if unwrapped, unless already received.
                 if self.receiver.record(m.msg_id).is_ok() {
-                    self.process(m.msg_id, m.seqno, &m.body, now, in_container)?;
+                    self.process(m.msg_id, m.seqno, &m.body, now, in_container, depth + 1)?;
                 }
             }
             types::DestroySessionOk::CONSTRUCTOR_ID | types::DestroySessionNone::CONSTRUCTOR_ID => {
@@ -838,6 +1059,36 @@ impl Session {
         }
     }
 
+    /// S-24: what the server says of messages of ours in doubt. Received
+    /// (4): the answer will come, as for an acknowledged request. Not
+    /// received (2, 3; and 1, "too old to know", as the reference client
+    /// reads it): re-sent under a new msg_id. Anything else: asked again.
+    fn on_states(&mut self, ids: &[i64], states: &[u8]) {
+        let mut resend = Vec::new();
+        for (id, &state) in ids.iter().zip(states) {
+            let Some(s) = self.sent.get_mut(id) else {
+                continue;
+            };
+            s.state_requested = false;
+            match state & 7 {
+                4 => {
+                    s.in_doubt = false;
+                    s.must_ask = false;
+                    s.acked = true;
+                }
+                1..=3 => resend.push(*id),
+                _ => {
+                    s.in_doubt = true;
+                    s.must_ask = true;
+                }
+            }
+        }
+        resend.sort_unstable_by(|a, b| b.cmp(a));
+        for id in resend {
+            self.resend_new_id(id, None);
+        }
+    }
+
     /// S-24: one status byte per id, from what this side received.
     fn reply_state_info(&mut self, req_msg_id: i64, ids: &[i64]) {
         let info: Vec<u8> = ids
@@ -880,7 +1131,7 @@ impl Session {
                     .correct_from_server_msg_id(notification_msg_id, now);
                 self.events
                     .push_back(Event::TimeOffsetCorrected(self.ids.time_offset()));
-                self.resend(b.bad_msg_id, None);
+                self.on_rejected(b.bad_msg_id, None, false);
             }
             32 | 33 => {
                 // S-9, S-10: the seqno counter is out of step; start a new
@@ -897,22 +1148,67 @@ impl Session {
                     if let Some(s) = self.sent.get_mut(&id) {
                         s.acked = false;
                     }
-                    self.resend(id, None);
+                    self.resend_new_id(id, None);
                 }
             }
             // S-11: should not have been content-related.
-            34 => self.resend(b.bad_msg_id, Some(false)),
+            34 => self.on_rejected(b.bad_msg_id, Some(false), false),
             // S-12: should have been content-related.
-            35 => self.resend(b.bad_msg_id, Some(true)),
+            35 => self.on_rejected(b.bad_msg_id, Some(true), false),
             // S-6, S-7, S-8, S-14 (and 48 if it ever comes without a salt):
             // resend with new ids, contents of a container individually.
-            _ => self.resend(b.bad_msg_id, None),
+            _ => self.on_rejected(b.bad_msg_id, None, false),
+        }
+    }
+
+    /// The server refused `msg_id` (a message or a container of ours)
+    /// without running it. A message that went out only this once is
+    /// re-sent under a new msg_id (M-3). One that had gone out before under
+    /// the same id may have reached the server then, so a new id could run
+    /// it twice: it is re-sent as it is when `same_id_ok` (the refusal was
+    /// not about the id), otherwise its state is asked first (S-24).
+    fn on_rejected(&mut self, msg_id: i64, content_related: Option<bool>, same_id_ok: bool) {
+        let ids = match self.containers.get(&msg_id) {
+            Some(inner) => inner.clone(),
+            None => vec![msg_id],
+        };
+        let mut fresh = Vec::new();
+        let mut exhausted = Vec::new();
+        for id in ids {
+            match self.sent.get_mut(&id) {
+                Some(s) if s.resent_same_id => {
+                    s.out.resends += 1;
+                    s.in_doubt = true;
+                    s.must_ask |= !same_id_ok;
+                    if s.out.resends > self.config.max_resends {
+                        exhausted.push(id);
+                    }
+                }
+                Some(_) => fresh.push(id),
+                None => {}
+            }
+        }
+        for id in exhausted {
+            if let Some(Sent {
+                out: Outgoing {
+                    kind: Kind::Rpc(rid),
+                    ..
+                },
+                ..
+            }) = self.sent.remove(&id)
+            {
+                self.finish(rid, Err(RequestError::TooManyResends));
+            }
+        }
+        for id in fresh.into_iter().rev() {
+            self.resend_new_id(id, content_related);
         }
     }
 
     /// Puts a sent message (or every message of a sent container) back at the
-    /// front of the queue for a resend with a new msg_id (M-3).
-    fn resend(&mut self, msg_id: i64, content_related: Option<bool>) {
+    /// front of the queue for a resend with a new msg_id (M-3). Only for
+    /// messages the server is known not to have.
+    fn resend_new_id(&mut self, msg_id: i64, content_related: Option<bool>) {
         let ids = match self.containers.remove(&msg_id) {
             Some(inner) => inner,
             None => vec![msg_id],
@@ -929,6 +1225,11 @@ impl Session {
             s.out.resends += 1;
             if let Some(cr) = content_related {
                 s.out.content_related = cr;
+            }
+            // The refused message carried initConnection: the next request
+            // carries it instead (R-4), or the server never learns the layer.
+            if s.carried_init {
+                self.init_pending = self.init_prefix.is_some();
             }
             if s.out.resends > self.config.max_resends {
                 if let Kind::Rpc(rid) = s.out.kind {

@@ -596,3 +596,245 @@ fn s15_restored_future_salts_used() {
         "no salt request yet"
     );
 }
+
+// ---- exactly once across lost connections (M-3, M-10, S-24, S-26) -------
+
+impl Pair {
+    /// Client → server only: the server reads what the client sends and its
+    /// application reacts, but nothing the server sends reaches the client.
+    fn client_to_server(&mut self) {
+        while let Some(mut pkt) = self.client.poll_transmit(self.now) {
+            self.c2s += 1;
+            let d = envelope::decrypt(&self.key, Direction::ClientToServer, &mut pkt).unwrap();
+            let body = pkt[d.body.clone()].to_vec();
+            let now = self.server_now();
+            self.server
+                .handle_message(&d.header, &body, &mut self.salts, now);
+        }
+        while let Some(ev) = self.server.poll_event() {
+            if let ServerEvent::Query(q) = ev {
+                self.queries.push(q.clone());
+                match self.app {
+                    App::Echo => self.server.reply(q.req_msg_id, Ok(q.body)),
+                    App::Hold => self.held.push(q.req_msg_id),
+                }
+            }
+        }
+    }
+
+    /// The server's packets, built and taken off the wire (a connection
+    /// that dies before they arrive).
+    fn server_output(&mut self) -> Vec<Vec<u8>> {
+        let now = self.server_now();
+        let salt = self
+            .salts
+            .current(now.as_secs() as i64, &mut StdRng::seed_from_u64(1));
+        let mut out = Vec::new();
+        while let Some(pkt) = self.server.poll_transmit(&self.key, salt, now, 1024) {
+            out.push(pkt);
+        }
+        out
+    }
+
+    /// Both ends see the connection close and a new one open.
+    fn reconnect(&mut self) {
+        self.client.on_disconnected();
+        self.client.on_connected(self.now);
+        self.server.on_new_connection();
+    }
+
+    fn updates(&self) -> Vec<Vec<u8>> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Update(b) => Some(b.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// M-3, S-24: a request the server received, whose ack was lost with the
+/// connection, is re-sent under its original msg_id inside a container.
+/// The server recognises it and does not run it again; the answer
+/// completes the request once.
+#[test]
+fn m3_s24_request_in_doubt_resent_under_its_id_is_not_run_twice() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    p.app = App::Hold;
+    let id = p.client.invoke(echo_body(1));
+    p.client_to_server();
+    assert_eq!(p.queries.len(), 1);
+    let first_id = p.queries[0].req_msg_id;
+    drop(p.server_output()); // the ack never arrives
+    p.reconnect();
+    p.pump();
+    assert_eq!(p.queries.len(), 1, "the duplicate was not run");
+    p.server.reply(first_id, Ok(b"once".to_vec()));
+    p.pump();
+    assert_eq!(p.results(), vec![(id, Ok(b"once".to_vec()))]);
+}
+
+/// M-10, S-24: an answer lost with the connection is sent again under its
+/// own msg_id and completes the request; the query ran once.
+#[test]
+fn m10_lost_answer_is_resent_and_the_query_ran_once() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    let id = p.client.invoke(echo_body(2));
+    p.client_to_server();
+    assert_eq!(p.queries.len(), 1, "answered at once");
+    drop(p.server_output()); // the answer is lost
+    p.reconnect();
+    p.pump();
+    assert_eq!(p.queries.len(), 1);
+    assert_eq!(p.results(), vec![(id, Ok(echo_body(2)))]);
+}
+
+/// M-3, S-24: the server never got the request, and the reconnect comes
+/// too late to re-send it under its old msg_id (the server would refuse
+/// the id as too old): the client asks with msgs_state_req first and
+/// re-sends it under a new msg_id only when the server says it lacks it.
+#[test]
+fn s24_old_message_in_doubt_is_asked_about_before_a_new_id() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    let id = p.client.invoke(echo_body(3));
+    drop(p.client.poll_transmit(p.now)); // lost on the way
+    p.now += Duration::from_secs(200);
+    p.reconnect();
+    p.pump();
+    assert_eq!(p.queries.len(), 1, "run exactly once");
+    assert_eq!(p.results(), vec![(id, Ok(echo_body(3)))]);
+}
+
+/// S-24: as above, but the server did get it: state 4, so it is not sent
+/// again; the answer, when ready, completes it.
+#[test]
+fn s24_old_message_the_server_has_is_not_resent() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    p.app = App::Hold;
+    let id = p.client.invoke(echo_body(4));
+    p.client_to_server();
+    drop(p.server_output());
+    p.now += Duration::from_secs(200);
+    p.reconnect();
+    p.pump();
+    assert_eq!(p.queries.len(), 1);
+    assert!(p.results().is_empty());
+    let held = p.held[0];
+    p.server.reply(held, Ok(echo_body(44)));
+    p.pump();
+    assert_eq!(p.results(), vec![(id, Ok(echo_body(44)))]);
+}
+
+/// M-10, S-19: an update the client received but could not acknowledge
+/// before the connection closed comes again under the same msg_id and
+/// reaches the application once.
+#[test]
+fn m10_redelivered_update_reaches_the_app_once() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    p.client.invoke(echo_body(0));
+    p.pump();
+    p.server.push(echo_body(55));
+    for mut pkt in p.server_output() {
+        p.client.handle_packet(&mut pkt, p.now).unwrap();
+    }
+    while let Some(e) = p.client.poll_event() {
+        p.events.push(e);
+    }
+    // The client's ack dies with the connection.
+    p.client.on_disconnected();
+    p.client.on_connected(p.now);
+    p.server.on_new_connection();
+    p.pump();
+    assert_eq!(p.updates(), vec![echo_body(55)]);
+    assert_eq!(p.server.unacked_len(), 0, "acknowledged in the end");
+}
+
+/// G-10, M-10: a whole packet received twice is acknowledged again and
+/// otherwise ignored; the connection stays.
+#[test]
+fn duplicate_packet_is_acknowledged_and_ignored() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    p.client.invoke(echo_body(0));
+    p.pump();
+    p.server.push(echo_body(66));
+    let packets = p.server_output();
+    assert_eq!(packets.len(), 1);
+    for _ in 0..2 {
+        let mut pkt = packets[0].clone();
+        p.client.handle_packet(&mut pkt, p.now).unwrap();
+    }
+    while let Some(e) = p.client.poll_event() {
+        p.events.push(e);
+    }
+    assert_eq!(p.updates(), vec![echo_body(66)]);
+}
+
+/// S-19: msg_copy nested deeper than MAX_NESTING is a typed error, not a
+/// stack overflow.
+#[test]
+fn s19_msg_copy_nesting_is_bounded() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    p.client.invoke(echo_body(0));
+    p.pump();
+    let mut body = echo_body(9);
+    for i in 0..200 {
+        body = types::MsgCopy {
+            orig_message: types::Message {
+                msg_id: ((T0 as i64) << 32) | (4 * i + 3),
+                seqno: 0,
+                bytes: body.len() as i32,
+                body,
+            },
+        }
+        .to_bytes();
+    }
+    // msg_copy is never content-related: an even seqno, built by hand.
+    let header = envelope::Header {
+        salt: 0x5A17,
+        session_id: p.client.session_id(),
+        msg_id: ((T0 as i64) << 32) | 0xFFF3,
+        seq_no: 2,
+    };
+    let mut pkt = Vec::new();
+    envelope::encrypt(
+        &p.key,
+        Direction::ServerToClient,
+        &header,
+        &body,
+        &mut StdRng::seed_from_u64(3),
+        &mut pkt,
+    );
+    assert_eq!(
+        p.client.handle_packet(&mut pkt, p.now),
+        Err(super::MtpError::NestingTooDeep(super::session::MAX_NESTING))
+    );
+}
+
+/// when the message that carried initConnection is refused and sent
+/// again under a new msg_id, the wrapper goes with the next request.
+#[test]
+fn r4_init_connection_rewrapped_after_a_refused_first_message() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    p.client.set_init_connection(Some(init_connection_prefix(
+        228,
+        &functions::InitConnection {
+            api_id: 1,
+            device_model: "d".into(),
+            system_version: "s".into(),
+            app_version: "a".into(),
+            system_lang_code: "en".into(),
+            lang_pack: String::new(),
+            lang_code: "en".into(),
+            proxy: None,
+            params: None,
+            query: Vec::new(),
+        },
+    )));
+    p.client.on_connected(p.now);
+    p.server.faults.force_bad_msg = Some((16, 1));
+    p.client.invoke(echo_body(10));
+    p.pump();
+    assert_eq!(p.queries.len(), 1);
+    assert_eq!(p.queries[0].layer, Some(228), "the wrapper reached the server");
+}

@@ -11,10 +11,13 @@
  * behaviour it proves. Exit status 0 only if every check passed.
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -332,6 +335,55 @@ static void test_codec_round_trips_and_rejects_bad_schema_json_and_bytes(void) {
   CHECK_OK(mtp_schema_free(schema));
   CHECK_RC(mtp_schema_free(schema), MTP_ERR_INVALID_HANDLE);
   CHECK_RC(mtp_schema_encode(schema, json, strlen(json), &out), MTP_ERR_INVALID_HANDLE);
+}
+
+/* ---- lengths are checked before memory is read -------------------------- */
+
+/* A refused request never calls back. */
+static void on_invoke_never(void *userdata, mtp_result result, const uint8_t *data, size_t len) {
+  (void)userdata; (void)result; (void)data; (void)len;
+  harness_fail(__FILE__, __LINE__, "a refused request called back");
+}
+
+/* A request placed so that it ends exactly at a PROT_NONE guard page: any
+ * read past its true length faults. */
+static void test_wrong_lengths_are_refused_before_memory_is_read(mtp_session *s) {
+  long page = sysconf(_SC_PAGESIZE);
+  uint8_t *map = mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                      -1, 0);
+  CHECK(map != MAP_FAILED);
+  if (map == MAP_FAILED) return;
+  CHECK(mprotect(map + page, (size_t)page, PROT_NONE) == 0);
+  uint8_t req[64];
+  size_t n = tl_echo(req, (const uint8_t *)"guarded", 7);
+  uint8_t *at = map + page - n;
+  memcpy(at, req, n);
+
+  /* The true length works, up to the last byte before the guard. */
+  mtp_buffer *out = blocking(s, at, n, MTP_OK);
+  if (out) CHECK_OK(mtp_buffer_free(out));
+
+  /* Lengths past the guard: 2 MiB (over the 1 MiB limit), 2^40, SIZE_MAX. */
+  size_t wrong[] = {(size_t)2 << 20, (size_t)1 << 40, (size_t)-1};
+  for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
+    out = (mtp_buffer *)0x1;
+    CHECK_RC(mtp_session_invoke_blocking(s, at, wrong[i], 1000, &out), MTP_ERR_INVALID_INPUT);
+    CHECK(out == NULL);
+    CHECK(strstr(mtp_last_error_message(), "length") != NULL);
+    uint64_t id = 0;
+    CHECK_RC(mtp_session_invoke(s, at, wrong[i], 1000, on_invoke_never, NULL, &id),
+             MTP_ERR_INVALID_INPUT);
+  }
+  /* The codec functions too (their limit is 16 MiB). */
+  mtp_schema *schema = NULL;
+  CHECK_OK(mtp_schema_new_telegram(&schema));
+  mtp_buffer *b = NULL;
+  CHECK_RC(mtp_schema_encode(schema, (const char *)at, (size_t)1 << 40, &b), MTP_ERR_INVALID_INPUT);
+  CHECK_RC(mtp_schema_decode(schema, NULL, at, (size_t)1 << 40, &b), MTP_ERR_INVALID_INPUT);
+  CHECK_RC(mtp_schema_extend(schema, (const char *)at, (size_t)-1), MTP_ERR_INVALID_INPUT);
+  CHECK_RC(mtp_schema_new((const char *)at, (size_t)32 << 20, &schema), MTP_ERR_INVALID_INPUT);
+  CHECK_OK(mtp_schema_free(schema));
+  munmap(map, (size_t)page * 2);
 }
 
 /* ---- the bundled Telegram schema ---------------------------------------- */
@@ -1042,6 +1094,7 @@ int main(int argc, char **argv) {
   mtp_session *s = open_session(rt);
   RUN(test_blocking_invoke_answers_errors_and_times_out(s));
   RUN(test_invoke_callbacks_get_userdata_results_and_errors_off_the_caller_thread(s));
+  RUN(test_wrong_lengths_are_refused_before_memory_is_read(s));
   RUN(test_cancel_ends_the_request_and_reaches_the_server(s));
   RUN(test_four_threads_invoke_concurrently(s));
   RUN(test_updates_callback_gets_every_update_in_order_and_release_runs(s));
