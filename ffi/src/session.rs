@@ -321,7 +321,8 @@ pub unsafe extern "C" fn mtp_session_invoke(
         let entry = lookup(session)?;
         let callback = callback.ok_or_else(|| Fail::null("callback"))?;
         // SAFETY: the caller's contract on `request`.
-        let body = unsafe { ptr::bytes(request, request_len, MAX_REQUEST_BYTES, "request")? }.to_vec();
+        let body =
+            unsafe { ptr::bytes(request, request_len, MAX_REQUEST_BYTES, "request")? }.to_vec();
         let cb = InvokeCallback::new(callback, userdata);
         let timeout = timeout_or(&entry, timeout_ms);
         /// Clears this thread's refusal window however the call below
@@ -393,7 +394,8 @@ pub unsafe extern "C" fn mtp_session_invoke_blocking(
         unsafe { ptr::clear_out(out_result) };
         let entry = lookup(session)?;
         // SAFETY: the caller's contract on `request`.
-        let body = unsafe { ptr::bytes(request, request_len, MAX_REQUEST_BYTES, "request")? }.to_vec();
+        let body =
+            unsafe { ptr::bytes(request, request_len, MAX_REQUEST_BYTES, "request")? }.to_vec();
         let timeout = timeout_or(&entry, timeout_ms);
         let answer = entry.session.invoke_blocking(body, timeout)?;
         let buffer = new_buffer(answer)?;

@@ -37,7 +37,11 @@ fn m3_s24_64_counters_through_connections_cut_every_4000_bytes_run_once() {
     dc.set_drop_after_bytes(None);
     for (key, r) in keys.iter().zip(results) {
         let reply = r.unwrap_or_else(|e| panic!("{key}: {e}"));
-        assert_eq!(api::parse_count(&reply).unwrap(), 1, "{key}: the caller saw a later run");
+        assert_eq!(
+            api::parse_count(&reply).unwrap(),
+            1,
+            "{key}: the caller saw a later run"
+        );
         assert_eq!(dc.counter(key), 1, "{key} ran {} times", dc.counter(key));
     }
     eprintln!(

@@ -262,7 +262,7 @@ impl Session {
             salts_requested: false,
             ids,
             content_sent: 0,
-            receiver: Receiver::new(Role::Client),
+            receiver: Receiver::new(Role::Client).learning_server_time(),
             clock_synced: true,
             queue: VecDeque::new(),
             sent: HashMap::new(),
@@ -536,9 +536,7 @@ impl Session {
             || self
                 .oldest_ack
                 .is_some_and(|t| now >= t + self.config.ack_delay);
-        if self.queue.is_empty()
-            && same_id.is_empty()
-            && (!ack_due || self.pending_acks.is_empty())
+        if self.queue.is_empty() && same_id.is_empty() && (!ack_due || self.pending_acks.is_empty())
         {
             return None;
         }
@@ -773,10 +771,13 @@ impl Session {
                 )
             ) && about.is_some_and(|m| sent.contains_key(&m) || containers.contains_key(&m))
         };
-        let d = match self
-            .receiver
-            .receive_with(&self.key, packet, Some(self.session_id), clock, exempt)
-        {
+        let d = match self.receiver.receive_with(
+            &self.key,
+            packet,
+            Some(self.session_id),
+            clock,
+            exempt,
+        ) {
             Ok(d) => d,
             // A message received before, sent again (its ack was lost with
             // a connection): acknowledged again and otherwise ignored. It
@@ -787,8 +788,22 @@ impl Session {
             }
             Err(e) => return Err(e),
         };
+        self.learn_server_time(d.header.msg_id, now);
         let body = packet[d.body.clone()].to_vec();
         self.process(d.header.msg_id, d.header.seq_no, &body, now, false, 0)
+    }
+
+    /// M-4: every authenticated server message carries the server's time
+    /// (its msg_id) and moves the offset forward when it is ahead of our
+    /// estimate, as the reference client does. A message is never newer
+    /// than the server's clock, so the estimate approaches the truth from
+    /// below; an offset that is too large is corrected by bad_msg 16/17.
+    fn learn_server_time(&mut self, server_msg_id: i64, now: Duration) {
+        let seen = msg_id_seconds(server_msg_id) - now.as_secs() as i64;
+        if seen > self.ids.time_offset() {
+            self.ids.set_time_offset(seen);
+            self.events.push_back(Event::TimeOffsetCorrected(seen));
+        }
     }
 
     fn queue_ack(&mut self, msg_id: i64, now: Duration) {
@@ -1138,7 +1153,7 @@ impl Session {
                 // session and resend everything unanswered there.
                 self.session_id = self.rng.next_u64() as i64;
                 self.content_sent = 0;
-                self.receiver = Receiver::new(Role::Client);
+                self.receiver = Receiver::new(Role::Client).learning_server_time();
                 self.events.push_back(Event::SessionReset {
                     new_session_id: self.session_id,
                 });
@@ -1190,10 +1205,11 @@ impl Session {
         }
         for id in exhausted {
             if let Some(Sent {
-                out: Outgoing {
-                    kind: Kind::Rpc(rid),
-                    ..
-                },
+                out:
+                    Outgoing {
+                        kind: Kind::Rpc(rid),
+                        ..
+                    },
                 ..
             }) = self.sent.remove(&id)
             {

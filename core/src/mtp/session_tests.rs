@@ -836,5 +836,75 @@ fn r4_init_connection_rewrapped_after_a_refused_first_message() {
     p.client.invoke(echo_body(10));
     p.pump();
     assert_eq!(p.queries.len(), 1);
-    assert_eq!(p.queries[0].layer, Some(228), "the wrapper reached the server");
+    assert_eq!(
+        p.queries[0].layer,
+        Some(228),
+        "the wrapper reached the server"
+    );
+}
+
+// ---- clocks (M-4, M-5) ------------------------------------------------------
+
+/// M-4, M-5: whatever the difference between the stored offset and the
+/// server's clock (here the client starts at 0 and the server is off by
+/// the skew), the session converges and requests complete: a server ahead
+/// is learned from its authenticated messages, a client ahead (or far
+/// behind) is corrected by bad_msg 16/17.
+#[test]
+fn m4_skew_of_30_100_299_and_3600_s_either_way_converges() {
+    for skew in [30i64, -30, 31, -31, 100, -100, 299, -299, 3600, -3600] {
+        let mut p = Pair::new(no_ping(), 0x5A17, skew);
+        let id = p.client.invoke(echo_body(skew as u32));
+        p.pump();
+        assert_eq!(
+            p.results(),
+            vec![(id, Ok(echo_body(skew as u32)))],
+            "skew {skew}"
+        );
+        let off = p.client.time_offset();
+        assert!((off - skew).abs() <= 30, "skew {skew}: offset {off}");
+        assert_eq!(p.queries.len(), 1, "skew {skew}: ran once");
+        // And it stays in step afterwards.
+        p.now += Duration::from_secs(10);
+        let id = p.client.invoke(echo_body(1));
+        p.pump();
+        assert_eq!(
+            p.results().last().unwrap(),
+            &(id, Ok(echo_body(1))),
+            "skew {skew}"
+        );
+    }
+}
+
+/// M-4: the stored-offset livelock. The server's clock is 100 s ahead of
+/// what the client stored: every server message used to look too new, and
+/// nothing the client sent looked wrong to the server, so no correction
+/// ever came. Now the first authenticated message teaches the offset.
+#[test]
+fn m4_server_ahead_of_the_stored_offset_is_learned_from_its_messages() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 100);
+    let id = p.client.invoke(echo_body(7));
+    p.pump();
+    assert_eq!(p.results(), vec![(id, Ok(echo_body(7)))]);
+    assert!((p.client.time_offset() - 100).abs() <= 1);
+    assert!(p
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::TimeOffsetCorrected(o) if (o - 100).abs() <= 1)));
+}
+
+/// M-5, M-6: learning the clock does not open the door to replays: a
+/// message older than the window is still refused.
+#[test]
+fn m5_old_messages_still_refused() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    p.client.invoke(echo_body(0));
+    p.pump();
+    p.server.push(echo_body(5));
+    let mut old = p.server_output().remove(0);
+    p.now += Duration::from_secs(400);
+    assert!(matches!(
+        p.client.handle_packet(&mut old, p.now),
+        Err(super::MtpError::MsgIdTooOld { .. })
+    ));
 }
