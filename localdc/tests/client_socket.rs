@@ -476,3 +476,32 @@ fn client_lost_key_ends_the_session_or_is_recreated() {
         }
     }
 }
+
+/// The first reconnect after a connection that worked is immediate; only
+/// repeated failures wait for the backoff.
+#[test]
+fn client_first_reconnect_after_a_healthy_connection_is_immediate() {
+    let dc = start_dc();
+    let rt = Runtime::new().unwrap();
+    let mut c = config(&dc);
+    c.reconnect.initial_delay = Duration::from_secs(2);
+    c.reconnect.max_delay = Duration::from_secs(10);
+    let s = rt.open_session(c).unwrap();
+    let states = record_states(&s);
+    s.invoke_blocking(echo(b"up"), 30 * SEC).unwrap();
+    let _ = s.invoke_blocking(Call::DropConnection.to_bytes(), 5 * SEC);
+    assert_eq!(
+        echoed(&s.invoke_blocking(echo(b"again"), 30 * SEC).unwrap()),
+        b"again"
+    );
+    let waits: Vec<_> = states
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            StateEvent::WaitingToReconnect { delay } => Some(*delay),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(waits, vec![Duration::ZERO], "one reconnect, without delay");
+}

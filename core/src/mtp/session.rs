@@ -209,6 +209,9 @@ pub struct Session {
     init_prefix: Option<Vec<u8>>,
     init_pending: bool,
     connected: bool,
+    /// Some message may be in doubt and not yet settled (see
+    /// [`Session::on_disconnected`]); saves a scan per packet otherwise.
+    doubts: bool,
     rng: StdRng,
 }
 
@@ -277,6 +280,7 @@ impl Session {
             init_prefix: None,
             init_pending: false,
             connected: false,
+            doubts: false,
             rng,
         }
     }
@@ -395,33 +399,29 @@ impl Session {
         self.connected = false;
         let mut dropped = Vec::new();
         for (&id, s) in self.sent.iter_mut() {
+            // State requests of the old connection are asked again.
+            s.state_requested = false;
             if !s.out.content_related {
                 dropped.push(id);
             } else if !s.acked {
                 s.in_doubt = true;
-                s.state_requested = false;
+                self.doubts = true;
             }
         }
         for id in dropped {
-            if let Some(s) = self.sent.remove(&id) {
-                match s.out.kind {
-                    Kind::FutureSalts => self.salts_requested = false,
-                    Kind::StateReq(ids) => {
-                        for id in ids {
-                            if let Some(s) = self.sent.get_mut(&id) {
-                                s.state_requested = false;
-                            }
-                        }
-                    }
-                    _ => {}
-                }
+            if let Some(Sent {
+                out:
+                    Outgoing {
+                        kind: Kind::FutureSalts,
+                        ..
+                    },
+                ..
+            }) = self.sent.remove(&id)
+            {
+                self.salts_requested = false;
             }
         }
-        // State requests queued for the old connection are rebuilt.
         self.queue.retain(|o| !matches!(o.kind, Kind::StateReq(_)));
-        for s in self.sent.values_mut() {
-            s.state_requested = false;
-        }
         self.containers.clear();
     }
 
@@ -434,6 +434,7 @@ impl Session {
                 for id in ids {
                     if let Some(s) = self.sent.get_mut(&id) {
                         s.state_requested = false;
+                        self.doubts = true;
                     }
                 }
             }
@@ -566,6 +567,7 @@ impl Session {
         // Re-sends keep msg_id, seqno and bytes (S-24); what does not fit
         // stays in doubt for the next packet.
         let mut resent = Vec::new();
+        let waiting = same_id.len();
         for id in same_id {
             let s = &self.sent[&id];
             let size = s.wire().len() + 16;
@@ -575,6 +577,9 @@ impl Session {
             bytes += size;
             entries.push((id, s.seq_no, s.wire().to_vec(), None));
             resent.push(id);
+        }
+        if resent.len() < waiting {
+            self.doubts = true; // the rest go in the next packet
         }
         while let Some(front) = self.queue.front() {
             let size = front.body.len() + 16;
@@ -675,6 +680,10 @@ impl Session {
     /// their msg_id come back (oldest first) to be re-sent as they are; for
     /// the others a msgs_state_req is queued (S-24).
     fn settle_doubts(&mut self, now: Duration) -> Vec<i64> {
+        // The scan is over every message in flight: only after a change.
+        if !std::mem::take(&mut self.doubts) {
+            return Vec::new();
+        }
         let server_now = now.as_secs() as i64 + self.ids.time_offset();
         let mut same = Vec::new();
         let mut ask = Vec::new();
@@ -756,7 +765,10 @@ impl Session {
         // M-5: bad_msg_notification / bad_server_salt about one of our
         // recent messages is processed even when its time looks wrong,
         // because it is exactly how the server corrects our clock.
-        let exempt = |body: &[u8]| {
+        // The same holds inside a container (the server often packs the
+        // notification with acks); this runs only for packets already
+        // outside the window.
+        let about_ours = |body: &[u8]| {
             let id = body
                 .get(..4)
                 .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
@@ -770,6 +782,12 @@ impl Session {
                         | types::BadServerSalt::CONSTRUCTOR_ID
                 )
             ) && about.is_some_and(|m| sent.contains_key(&m) || containers.contains_key(&m))
+        };
+        let exempt = |body: &[u8]| {
+            about_ours(body)
+                || (body.get(..4) == Some(&types::MsgContainer::CONSTRUCTOR_ID.to_le_bytes()[..])
+                    && unpack_container(i64::MAX, body)
+                        .is_ok_and(|entries| entries.iter().any(|e| about_ours(&e.body))))
         };
         let d = match self.receiver.receive_with(
             &self.key,
@@ -1095,6 +1113,7 @@ impl Session {
                 _ => {
                     s.in_doubt = true;
                     s.must_ask = true;
+                    self.doubts = true;
                 }
             }
         }
@@ -1194,6 +1213,7 @@ impl Session {
                 Some(s) if s.resent_same_id => {
                     s.out.resends += 1;
                     s.in_doubt = true;
+                    self.doubts = true;
                     s.must_ask |= !same_id_ok;
                     if s.out.resends > self.config.max_resends {
                         exhausted.push(id);

@@ -908,3 +908,18 @@ fn m5_old_messages_still_refused() {
         Err(super::MtpError::MsgIdTooOld { .. })
     ));
 }
+
+/// M-5, S-4: a bad_msg_notification about our message is honoured even
+/// when it arrives inside a container whose time is outside our window
+/// (the server packs it with whatever else it has to send). The server's
+/// clock is an hour behind ours, and it has an update queued.
+#[test]
+fn m5_bad_msg_inside_a_container_is_honoured_out_of_window() {
+    let mut p = Pair::new(no_ping(), 0x5A17, -3600);
+    p.server.push(echo_body(99));
+    let id = p.client.invoke(echo_body(8));
+    p.pump();
+    assert_eq!(p.results(), vec![(id, Ok(echo_body(8)))]);
+    assert!((p.client.time_offset() + 3600).abs() <= 1);
+    assert_eq!(p.updates(), vec![echo_body(99)]);
+}

@@ -102,6 +102,8 @@ pub(crate) struct Driver {
     stop: Option<Error>,
     key_duplicated: bool,
     salts_dirty: bool,
+    /// When the last reconnect without delay started.
+    last_immediate: Option<Instant>,
     persist_job: Option<JoinHandle<()>>,
     /// `finish` ran (the normal end); otherwise `Drop` cleans up.
     finished: bool,
@@ -144,6 +146,7 @@ impl Driver {
             stop: None,
             key_duplicated: false,
             salts_dirty: false,
+            last_immediate: None,
             persist_job: None,
             finished: false,
         }
@@ -293,7 +296,22 @@ impl Driver {
         if self.stop.is_some() {
             return;
         }
-        let delay = self.cfg.reconnect.delay(self.attempt, flood);
+        // A connection that worked and then dropped is replaced at once (a
+        // phone's connections drop all the time, and waiting only delays the
+        // user); repeated failures back off. At most one immediate attempt
+        // per `max_delay`, so a server that accepts and then cuts every
+        // connection cannot make the client spin.
+        let healthy = self.attempt == 0
+            && !flood
+            && self
+                .last_immediate
+                .is_none_or(|t| t.elapsed() >= self.cfg.reconnect.max_delay);
+        let delay = if healthy {
+            self.last_immediate = Some(Instant::now());
+            Duration::ZERO
+        } else {
+            self.cfg.reconnect.delay(self.attempt, flood)
+        };
         self.attempt = self.attempt.saturating_add(1);
         self.emit(StateEvent::WaitingToReconnect { delay });
         self.wait(tokio::time::sleep(delay)).await;
