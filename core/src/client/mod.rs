@@ -88,6 +88,7 @@ impl Error {
             R::Rpc { code, message } => Error::Rpc { code, message },
             R::Cancelled => Error::Cancelled,
             R::TooManyResends => Error::Transport("the server kept rejecting the message".into()),
+            R::BadAnswer(why) => Error::Transport(format!("the answer could not be read: {why}")),
             R::Closed => Error::Closed,
         }
     }

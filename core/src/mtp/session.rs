@@ -88,6 +88,9 @@ pub enum RequestError {
     Cancelled,
     /// Resent `max_resends` times without being accepted.
     TooManyResends,
+    /// The answer arrived but could not be read (corrupt gzip, a truncated
+    /// rpc_error): this request fails, the connection and the others go on.
+    BadAnswer(String),
     /// The session was closed.
     Closed,
 }
@@ -170,6 +173,16 @@ struct Sent {
     must_ask: bool,
     /// A msgs_state_req about it is in flight.
     state_requested: bool,
+}
+
+/// One message of a packet being built.
+struct Entry {
+    msg_id: i64,
+    seq_no: i32,
+    wire: Vec<u8>,
+    /// A message sent for the first time, and whether its bytes carry the
+    /// initConnection wrapper.
+    new: Option<(Outgoing, bool)>,
 }
 
 impl Sent {
@@ -541,9 +554,7 @@ impl Session {
         {
             return None;
         }
-        // Collect entries: (msg_id, seqno, bytes, the outgoing message if it
-        // is new and whether its bytes carry the initConnection wrapper).
-        let mut entries: Vec<(i64, i32, Vec<u8>, Option<(Outgoing, bool)>)> = Vec::new();
+        let mut entries: Vec<Entry> = Vec::new();
         let mut bytes = 0usize;
         if !self.pending_acks.is_empty() {
             let take = self.pending_acks.len().min(8192);
@@ -555,9 +566,14 @@ impl Session {
             };
             let body = types::MsgsAck { msg_ids: ids }.to_bytes();
             let msg_id = self.ids.next(now, false);
-            let seq = self.seqno(false);
+            let seq_no = self.seqno(false);
             bytes += body.len() + 16;
-            entries.push((msg_id, seq, body, None));
+            entries.push(Entry {
+                msg_id,
+                seq_no,
+                wire: body,
+                new: None,
+            });
         }
         let fits = |entries: usize, bytes: usize, size: usize, config: &SessionConfig| {
             entries == 0
@@ -575,7 +591,12 @@ impl Session {
                 break;
             }
             bytes += size;
-            entries.push((id, s.seq_no, s.wire().to_vec(), None));
+            entries.push(Entry {
+                msg_id: id,
+                seq_no: s.seq_no,
+                wire: s.wire().to_vec(),
+                new: None,
+            });
             resent.push(id);
         }
         if resent.len() < waiting {
@@ -598,18 +619,23 @@ impl Session {
                 }
             }
             out.body = std::mem::take(&mut body);
-            entries.push((msg_id, seq, wire, Some((out, carried_init))));
+            entries.push(Entry {
+                msg_id,
+                seq_no: seq,
+                wire,
+                new: Some((out, carried_init)),
+            });
         }
         let (msg_id, seq_no, payload) = if entries.len() == 1 && resent.is_empty() {
-            let (id, seq, body, _) = &entries[0];
-            (*id, *seq, body.clone())
+            let e = &entries[0];
+            (e.msg_id, e.seq_no, e.wire.clone())
         } else {
             let list: Vec<ContainerEntry> = entries
                 .iter()
-                .map(|(id, seq, body, _)| ContainerEntry {
-                    msg_id: *id,
-                    seq_no: *seq,
-                    body: body.clone(),
+                .map(|e| ContainerEntry {
+                    msg_id: e.msg_id,
+                    seq_no: e.seq_no,
+                    body: e.wire.clone(),
                 })
                 .collect();
             let mut payload = Vec::with_capacity(bytes + 8);
@@ -621,9 +647,15 @@ impl Session {
         };
         let container = (entries.len() > 1 || !resent.is_empty()).then_some(msg_id);
         let mut inner = Vec::with_capacity(entries.len());
-        for (id, seq_no, wire, out) in entries {
+        for Entry {
+            msg_id: id,
+            seq_no,
+            wire,
+            new,
+        } in entries
+        {
             inner.push(id);
-            let Some((out, carried_init)) = out else {
+            let Some((out, carried_init)) = new else {
                 continue;
             };
             // Only what the server answers or acknowledges is tracked; the
@@ -886,10 +918,30 @@ impl Session {
                 let inner = unwrap_gzip(body)?.into_owned();
                 self.process(msg_id, seq_no & !1, &inner, now, in_container, depth + 1)?;
             }
-            types::RpcResult::CONSTRUCTOR_ID => {
-                let r = RpcResult::parse(body)?;
-                self.on_rpc_result(r);
-            }
+            types::RpcResult::CONSTRUCTOR_ID => match RpcResult::parse(body) {
+                Ok(r) => self.on_rpc_result(r),
+                // The answer came (and is acknowledged, so it will not come
+                // again) but cannot be read: its request fails with the
+                // reason instead of the connection dropping and the request
+                // waiting for its timeout.
+                Err(e) => match body.get(4..12) {
+                    Some(req) => {
+                        let req = i64::from_le_bytes(req.try_into().expect("8 bytes"));
+                        if let Some(Sent {
+                            out:
+                                Outgoing {
+                                    kind: Kind::Rpc(id),
+                                    ..
+                                },
+                            ..
+                        }) = self.sent.remove(&req)
+                        {
+                            self.finish(id, Err(RequestError::BadAnswer(e.to_string())));
+                        }
+                    }
+                    None => return Err(e),
+                },
+            },
             types::MsgsAck::CONSTRUCTOR_ID => {
                 for id in types::MsgsAck::from_bytes(body)?.msg_ids {
                     self.on_ack(id);

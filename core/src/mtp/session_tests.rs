@@ -923,3 +923,31 @@ fn m5_bad_msg_inside_a_container_is_honoured_out_of_window() {
     assert!((p.client.time_offset() + 3600).abs() <= 1);
     assert_eq!(p.updates(), vec![echo_body(99)]);
 }
+
+/// An answer that cannot be read (here gzip_packed with corrupt data)
+/// fails that one request with a typed error; the connection and the
+/// other requests go on, and the broken answer is acknowledged.
+#[test]
+fn undecodable_answer_fails_only_its_request() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    p.app = App::Hold;
+    let bad = p.client.invoke(echo_body(1));
+    let good = p.client.invoke(echo_body(2));
+    p.pump();
+    let (b, g) = (p.held[0], p.held[1]);
+    let mut corrupt = types::GzipPacked {
+        packed_data: vec![0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5, 6, 7, 8],
+    }
+    .to_bytes();
+    corrupt.truncate(corrupt.len() / 4 * 4);
+    p.server.reply(b, Ok(corrupt));
+    p.server.reply(g, Ok(echo_body(2)));
+    p.pump();
+    let results = p.results();
+    assert!(
+        matches!(&results[0], (id, Err(RequestError::BadAnswer(_))) if *id == bad),
+        "{results:?}"
+    );
+    assert_eq!(results[1], (good, Ok(echo_body(2))));
+    assert_eq!(p.server.unacked_len(), 0);
+}
