@@ -14,7 +14,9 @@
  *   outcome in a per-thread last error: mtp_last_error_code(),
  *   mtp_last_error_message(), mtp_last_error_rpc_code(). Outputs come last;
  *   on error an output handle is set to NULL. Every buffer argument is
- *   followed by its length.
+ *   followed by its length; a length over the function's limit (1 MiB for
+ *   requests, 16 MiB for codec input) is refused with MTP_ERR_INVALID_INPUT
+ *   before any byte of the buffer is read.
  * - Every function is thread-safe. Callbacks take void *userdata first and
  *   run only on the runtime's dispatcher thread, one at a time, never on the
  *   caller's thread; they may call any library function, including freeing

@@ -30,6 +30,7 @@ use super::{ContainerEntry, MtpError, Receiver};
 use crate::crypto::{AuthKey, Direction};
 use crate::tl::service::{functions, types};
 use crate::tl::{Deserialize, Identifiable, Serialize};
+use crate::transport::quick_ack_token;
 
 /// Identifies a request for the lifetime of the session, across resends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -124,6 +125,10 @@ pub const SAME_ID_RESEND_MAX_AGE_SECS: i64 = 150;
 
 /// How deep msg_copy / gzip_packed may nest inside one message.
 pub const MAX_NESTING: usize = 4;
+
+/// Packets whose quick ack is still awaited; older tokens are forgotten
+/// (their messages are then acknowledged by msgs_ack as usual).
+const QUICK_ACKS_KEPT: usize = 256;
 
 /// What kind of message an outgoing entry is, for the reactions that follow.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -225,6 +230,9 @@ pub struct Session {
     /// Some message may be in doubt and not yet settled (see
     /// [`Session::on_disconnected`]); saves a scan per packet otherwise.
     doubts: bool,
+    /// Quick-ack tokens of recent packets and their content-related
+    /// messages (T-10), oldest first, at most [`QUICK_ACKS_KEPT`].
+    quick_acks: VecDeque<(u32, Vec<i64>)>,
     rng: StdRng,
 }
 
@@ -294,6 +302,7 @@ impl Session {
             init_pending: false,
             connected: false,
             doubts: false,
+            quick_acks: VecDeque::new(),
             rng,
         }
     }
@@ -436,6 +445,8 @@ impl Session {
         }
         self.queue.retain(|o| !matches!(o.kind, Kind::StateReq(_)));
         self.containers.clear();
+        // A quick ack belongs to its connection.
+        self.quick_acks.clear();
     }
 
     fn requeue_front(&mut self, out: Outgoing) {
@@ -542,6 +553,30 @@ impl Session {
     /// M-7) or when one is re-sent under its original msg_id (S-24),
     /// encrypted (E-1..E-6).
     pub fn poll_transmit(&mut self, now: Duration) -> Option<Vec<u8>> {
+        self.transmit(now, false).map(|(packet, _)| packet)
+    }
+
+    /// [`poll_transmit`](Self::poll_transmit) for a transport that can ask
+    /// for quick acks (TCP, T-4..T-10): also returns the token the server
+    /// will echo when the packet carries content-related messages. Pass the
+    /// echoed token to [`on_quick_ack`](Self::on_quick_ack).
+    pub fn poll_transmit_quick_ack(&mut self, now: Duration) -> Option<(Vec<u8>, Option<u32>)> {
+        self.transmit(now, true)
+    }
+
+    /// A quick ack came (T-10): the server received and accepted the packet,
+    /// so its content-related messages count as acknowledged and are not in
+    /// doubt if the connection drops before their msgs_ack.
+    pub fn on_quick_ack(&mut self, token: u32) {
+        if let Some(pos) = self.quick_acks.iter().position(|(t, _)| *t == token) {
+            let (_, ids) = self.quick_acks.remove(pos).expect("found");
+            for id in ids {
+                self.on_ack(id);
+            }
+        }
+    }
+
+    fn transmit(&mut self, now: Duration, quick_ack: bool) -> Option<(Vec<u8>, Option<u32>)> {
         if !self.connected {
             return None;
         }
@@ -647,6 +682,8 @@ impl Session {
         };
         let container = (entries.len() > 1 || !resent.is_empty()).then_some(msg_id);
         let mut inner = Vec::with_capacity(entries.len());
+        // Content-related messages of this packet, for its quick ack.
+        let mut content: Vec<i64> = resent.clone();
         for Entry {
             msg_id: id,
             seq_no,
@@ -662,6 +699,9 @@ impl Session {
             // rest (acks, state replies, resend requests) is never re-sent.
             if out.kind == Kind::Service {
                 continue;
+            }
+            if out.content_related {
+                content.push(id);
             }
             let wire = (wire != out.body).then_some(wire);
             self.sent.insert(
@@ -697,7 +737,7 @@ impl Session {
             seq_no,
         };
         let mut packet = Vec::with_capacity(payload.len() + 24 + 32 + 64);
-        envelope::encrypt(
+        let large = envelope::encrypt(
             &self.key,
             Direction::ClientToServer,
             &header,
@@ -705,7 +745,15 @@ impl Session {
             &mut self.rng,
             &mut packet,
         );
-        Some(packet)
+        let token = (quick_ack && !content.is_empty()).then(|| {
+            let token = quick_ack_token(&large);
+            if self.quick_acks.len() >= QUICK_ACKS_KEPT {
+                self.quick_acks.pop_front();
+            }
+            self.quick_acks.push_back((token, content));
+            token
+        });
+        Some((packet, token))
     }
 
     /// Sorts the messages in doubt: those the server still accepts under

@@ -951,3 +951,40 @@ fn undecodable_answer_fails_only_its_request() {
     assert_eq!(results[1], (good, Ok(echo_body(2))));
     assert_eq!(p.server.unacked_len(), 0);
 }
+
+/// T-10, M-10: a quick ack confirms a packet's content-related messages:
+/// they are not in doubt when the connection drops before their msgs_ack,
+/// so nothing is sent again on the next connection.
+#[test]
+fn t10_quick_acked_request_is_not_in_doubt_after_a_drop() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    p.app = App::Hold;
+    p.client.invoke(echo_body(0));
+    p.pump();
+    p.client.invoke(echo_body(1));
+    let (mut pkt, token) = p.client.poll_transmit_quick_ack(p.now).unwrap();
+    let token = token.expect("a content-related packet asks for a quick ack");
+    // What the server's transport computes over the decrypted packet.
+    let d = envelope::decrypt(&p.key, Direction::ClientToServer, &mut pkt).unwrap();
+    let large = crate::crypto::msg_key_large(&p.key, &pkt[24..], Direction::ClientToServer);
+    assert_eq!(crate::transport::quick_ack_token(&large), token);
+    let body = pkt[d.body.clone()].to_vec();
+    let now = p.server_now();
+    p.server.handle_message(&d.header, &body, &mut p.salts, now);
+    p.client.on_quick_ack(token);
+    // The connection drops before any server packet arrives.
+    p.client.on_disconnected();
+    p.client.on_connected(p.now);
+    assert!(
+        p.client.poll_transmit(p.now).is_none(),
+        "nothing to re-send: the quick ack settled it"
+    );
+    // An ack-only packet asks for nothing.
+    p.server.push(echo_body(3));
+    for mut pkt in p.server_output() {
+        p.client.handle_packet(&mut pkt, p.now).unwrap();
+    }
+    p.now += Duration::from_secs(1);
+    let (_, token) = p.client.poll_transmit_quick_ack(p.now).unwrap();
+    assert_eq!(token, None);
+}

@@ -109,9 +109,15 @@ impl Conn {
         })
     }
 
-    /// Frames one packet into the write buffer.
-    pub fn queue(&mut self, packet: &[u8]) -> Result<(), TransportError> {
-        self.codec.encode(packet, false, &mut self.wbuf)
+    /// Frames one packet into the write buffer, asking the server for a
+    /// quick ack of it when `quick_ack` (T-4).
+    pub fn queue(&mut self, packet: &[u8], quick_ack: bool) -> Result<(), TransportError> {
+        self.codec.encode(packet, quick_ack, &mut self.wbuf)
+    }
+
+    /// Whether this connection's framing has quick acks (all but full).
+    pub fn supports_quick_ack(&self) -> bool {
+        self.codec.framing().supports_quick_ack()
     }
 
     /// Bytes framed and not yet written.

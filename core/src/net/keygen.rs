@@ -69,7 +69,7 @@ pub(crate) async fn create_key(
     let mut channel = PlainChannel::new(Role::Client);
     let (mut handshake, first) =
         ClientHandshake::start(ClientConfig::new(rsa_keys, inner_dc), &mut OsRng);
-    conn.queue(&channel.pack(&first, wall_now()))
+    conn.queue(&channel.pack(&first, wall_now()), false)
         .map_err(|e| KeygenError::Retry(e.to_string()))?;
     conn.flush().await?;
     loop {
@@ -88,7 +88,7 @@ pub(crate) async fn create_key(
         handshake = back;
         match step.map_err(from_auth_error)? {
             ClientStep::Send(reply) => {
-                conn.queue(&channel.pack(&reply, wall_now()))
+                conn.queue(&channel.pack(&reply, wall_now()), false)
                     .map_err(|e| KeygenError::Retry(e.to_string()))?;
                 conn.flush().await?;
             }

@@ -460,11 +460,19 @@ impl Driver {
             if session.poll_timeout().is_some_and(|t| t <= now) {
                 session.handle_timeout(now);
             }
+            // Quick acks (T-4..T-10) on every framing that has them: a
+            // packet the server confirmed is not in doubt if the connection
+            // drops before its msgs_ack.
+            let quick_acks = conn.supports_quick_ack();
             while conn.write_pending() < WRITE_HIGH_WATER {
-                let Some(packet) = session.poll_transmit(now) else {
+                let Some((packet, token)) = (if quick_acks {
+                    session.poll_transmit_quick_ack(now)
+                } else {
+                    session.poll_transmit(now).map(|p| (p, None))
+                }) else {
                     break;
                 };
-                if let Err(e) = conn.queue(&packet) {
+                if let Err(e) = conn.queue(&packet, token.is_some()) {
                     return Disconnect::Lost(format!("transport: {e}"));
                 }
             }
@@ -520,7 +528,12 @@ impl Driver {
                 self.pump_events();
                 None
             }
-            Incoming::QuickAck(_) => None,
+            Incoming::QuickAck(token) => {
+                if let Some(session) = self.session.as_mut() {
+                    session.on_quick_ack(token);
+                }
+                None
+            }
             Incoming::Error(code) => Some(Disconnect::Code(code)),
         }
     }
