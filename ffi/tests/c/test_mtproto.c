@@ -381,7 +381,9 @@ static void test_wrong_lengths_are_refused_before_memory_is_read(mtp_session *s)
   CHECK_RC(mtp_schema_encode(schema, (const char *)at, (size_t)1 << 40, &b), MTP_ERR_INVALID_INPUT);
   CHECK_RC(mtp_schema_decode(schema, NULL, at, (size_t)1 << 40, &b), MTP_ERR_INVALID_INPUT);
   CHECK_RC(mtp_schema_extend(schema, (const char *)at, (size_t)-1), MTP_ERR_INVALID_INPUT);
-  CHECK_RC(mtp_schema_new((const char *)at, (size_t)32 << 20, &schema), MTP_ERR_INVALID_INPUT);
+  mtp_schema *refused = (mtp_schema *)0x1;
+  CHECK_RC(mtp_schema_new((const char *)at, (size_t)32 << 20, &refused), MTP_ERR_INVALID_INPUT);
+  CHECK(refused == NULL);
   CHECK_OK(mtp_schema_free(schema));
   munmap(map, (size_t)page * 2);
 }
