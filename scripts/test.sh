@@ -27,7 +27,11 @@ echo "== cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== cargo test"
-cargo test --workspace --locked
+# The fault-injection runs go separately, below, so their summaries show.
+cargo test --workspace --locked -- --skip proxy_faults_
+
+echo "== fault injection: a seeded proxy breaking connections, one line per configuration"
+cargo test --locked -q -p mtproto-localdc --test fault_injection -- --nocapture --test-threads 1
 
 echo "== benchmarks compile"
 # Only the core has criterion benches. `--workspace` would also build every

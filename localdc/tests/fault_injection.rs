@@ -285,7 +285,7 @@ fn assert_exactly_once(t: &Tally) {
 /// stalls of up to 300 ms, and 1–16-byte writes on three connections in
 /// ten: one session, 256 in flight.
 #[test]
-fn faults_1_session_256_in_flight() {
+fn proxy_faults_1_session_256_in_flight() {
     let faults = Faults {
         break_chance: 1.0,
         cut_after: (100, 32 * 1024),
@@ -298,7 +298,7 @@ fn faults_1_session_256_in_flight() {
 
 /// The same faults, eight sessions of 32 in flight sharing one key.
 #[test]
-fn faults_8_sessions_32_in_flight() {
+fn proxy_faults_8_sessions_32_in_flight() {
     let faults = Faults {
         break_chance: 1.0,
         cut_after: (100, 32 * 1024),
@@ -312,7 +312,7 @@ fn faults_8_sessions_32_in_flight() {
 /// Every connection is cut once 4 KiB have gone either way: the livelock
 /// configuration of issue 12.
 #[test]
-fn faults_link_cut_every_4_kib() {
+fn proxy_faults_link_cut_every_4_kib() {
     let faults = Faults {
         break_chance: 0.0,
         cut_after: (0, 0),
