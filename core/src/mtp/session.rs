@@ -975,15 +975,7 @@ impl Session {
                 Err(e) => match body.get(4..12) {
                     Some(req) => {
                         let req = i64::from_le_bytes(req.try_into().expect("8 bytes"));
-                        if let Some(Sent {
-                            out:
-                                Outgoing {
-                                    kind: Kind::Rpc(id),
-                                    ..
-                                },
-                            ..
-                        }) = self.sent.remove(&req)
-                        {
+                        if let Some(id) = self.take_request(req) {
                             self.finish(id, Err(RequestError::BadAnswer(e.to_string())));
                         }
                     }
@@ -1059,15 +1051,7 @@ impl Session {
             types::Pong::CONSTRUCTOR_ID => {
                 let p = types::Pong::from_bytes(body)?;
                 // A ping the caller invoked itself gets the pong as its result.
-                if let Some(Sent {
-                    out:
-                        Outgoing {
-                            kind: Kind::Rpc(id),
-                            ..
-                        },
-                    ..
-                }) = self.sent.remove(&p.msg_id)
-                {
+                if let Some(id) = self.take_request(p.msg_id) {
                     self.finish(id, Ok(body.to_vec()));
                 }
             }
@@ -1154,6 +1138,14 @@ impl Session {
                 RpcAnswer::Error { code, message } => Err(RequestError::Rpc { code, message }),
             };
             self.finish(id, result);
+        }
+    }
+
+    /// Stops tracking a sent message; the caller's request it carried, if any.
+    fn take_request(&mut self, msg_id: i64) -> Option<RequestId> {
+        match self.sent.remove(&msg_id)?.out.kind {
+            Kind::Rpc(id) => Some(id),
+            _ => None,
         }
     }
 
@@ -1324,15 +1316,7 @@ impl Session {
             }
         }
         for id in exhausted {
-            if let Some(Sent {
-                out:
-                    Outgoing {
-                        kind: Kind::Rpc(rid),
-                        ..
-                    },
-                ..
-            }) = self.sent.remove(&id)
-            {
+            if let Some(rid) = self.take_request(id) {
                 self.finish(rid, Err(RequestError::TooManyResends));
             }
         }

@@ -653,6 +653,22 @@ impl fmt::Debug for Schema {
     }
 }
 
+impl Schema {
+    /// `base` extended by each text in turn (later declarations win).
+    fn extended(
+        mut base: mtproto::tl::schema::Schema,
+        texts: &[String],
+    ) -> Result<Arc<Self>, MtprotoError> {
+        for (i, text) in texts.iter().enumerate() {
+            base.extend(text)
+                .map_err(|e| invalid(format!("schema text {i}: {e}")))?;
+        }
+        Ok(Arc::new(Schema {
+            inner: Arc::new(base),
+        }))
+    }
+}
+
 #[uniffi::export]
 impl Schema {
     /// Parses one schema text.
@@ -665,15 +681,7 @@ impl Schema {
     /// API); later texts extend the earlier ones.
     #[uniffi::constructor]
     pub fn from_texts(texts: Vec<String>) -> Result<Arc<Self>, MtprotoError> {
-        let mut inner = mtproto::tl::schema::Schema::new();
-        for (i, text) in texts.iter().enumerate() {
-            inner
-                .extend(text)
-                .map_err(|e| invalid(format!("schema text {i}: {e}")))?;
-        }
-        Ok(Arc::new(Schema {
-            inner: Arc::new(inner),
-        }))
+        Self::extended(mtproto::tl::schema::Schema::new(), &texts)
     }
 
     /// Telegram's API schema as bundled with the library (layer
@@ -691,15 +699,7 @@ impl Schema {
     /// texts win. The bundled copy itself is never changed.
     #[uniffi::constructor]
     pub fn telegram_with(texts: Vec<String>) -> Result<Arc<Self>, MtprotoError> {
-        let mut inner = (*mtproto::tl::schema::Schema::telegram()).clone();
-        for (i, text) in texts.iter().enumerate() {
-            inner
-                .extend(text)
-                .map_err(|e| invalid(format!("schema text {i}: {e}")))?;
-        }
-        Ok(Arc::new(Schema {
-            inner: Arc::new(inner),
-        }))
+        Self::extended((*mtproto::tl::schema::Schema::telegram()).clone(), &texts)
     }
 
     /// The layer of a `// LAYER N` line in the schema text, if any (the
