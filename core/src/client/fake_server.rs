@@ -36,8 +36,15 @@ pub const OP_UNREGISTERED: u32 = 0x0A0A_0A0A;
 /// Echo, then ignore everything for 300 ms and close the connection: what
 /// the client sent meanwhile is lost and must be resent.
 pub const OP_DROP: u32 = 0x0C0C_0C0C;
-/// Answer transport error −404 and close.
+/// Forget the auth key: this and every later packet gets transport error
+/// −404 and the connection closes (what a server that lost the key does).
 pub const OP_404: u32 = 0x0404_0404;
+/// Answer (the answer stays queued), then send one −404 and close, as a
+/// server hiccup would: the key is still known on the next connection.
+pub const OP_404_ONCE: u32 = 0x0404_0405;
+/// Never answer; start a 1 MiB frame and send it 1 KiB every 50 ms, so
+/// bytes keep coming but no packet completes for 50 s (a trickling peer).
+pub const OP_TRICKLE: u32 = 0x0707_0707;
 
 pub const DC: i32 = 2;
 
@@ -62,6 +69,8 @@ struct State {
     salts: SaltSchedule,
     sessions: HashMap<i64, ServerSession>,
     rng: StdRng,
+    /// OP_404 ran: the key is unknown from now on.
+    key_lost: bool,
 }
 
 pub struct FakeServer {
@@ -92,6 +101,7 @@ impl FakeServer {
             salts: SaltSchedule::new(0x5A17, wall_now().as_secs() as i64 - 7200, 1800),
             sessions: HashMap::new(),
             rng: StdRng::seed_from_u64(7),
+            key_lost: false,
         }));
         let st = stats.clone();
         let thread = std::thread::Builder::new()
@@ -180,6 +190,7 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>, stats: Arc<Stats
         let mut out = Vec::new();
         let mut close = false;
         let mut drop_after = false;
+        let mut trickle = false;
         while !data.is_empty() && !drop_after {
             let Ok(taken) = codec.feed(data) else { return };
             data = &data[taken..];
@@ -188,6 +199,11 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>, stats: Arc<Stats
                 let now = server_now(&stats);
                 let mut st = state.lock().unwrap();
                 let st = &mut *st;
+                if st.key_lost {
+                    let _ = codec.encode_error(TransportErrorCode::AuthKeyNotFound, &mut out);
+                    close = true;
+                    break;
+                }
                 let Ok(d) = envelope::decrypt(&st.key, Direction::ClientToServer, &mut payload)
                 else {
                     let _ = codec.encode_error(TransportErrorCode::AuthKeyNotFound, &mut out);
@@ -195,6 +211,7 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>, stats: Arc<Stats
                     break;
                 };
                 let sid = d.header.session_id;
+                let mut lose_key = false;
                 let session = st.sessions.entry(sid).or_insert_with(|| {
                     ServerSession::new(sid, &mut StdRng::seed_from_u64(sid as u64))
                 });
@@ -220,6 +237,7 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>, stats: Arc<Stats
                                 .unwrap_or(0);
                             match op {
                                 OP_HOLD => {}
+                                OP_TRICKLE => trickle = true,
                                 OP_PUSH => {
                                     for i in 0..arg {
                                         session.push(request(OP_UPDATE, i));
@@ -234,7 +252,16 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>, stats: Arc<Stats
                                     session.reply(q.req_msg_id, Ok(q.body));
                                     drop_after = true;
                                 }
+                                OP_404_ONCE => {
+                                    session.reply(q.req_msg_id, Ok(q.body));
+                                    let _ = codec.encode_error(
+                                        TransportErrorCode::AuthKeyNotFound,
+                                        &mut out,
+                                    );
+                                    close = true;
+                                }
                                 OP_404 => {
+                                    lose_key = true;
                                     let _ = codec.encode_error(
                                         TransportErrorCode::AuthKeyNotFound,
                                         &mut out,
@@ -249,6 +276,9 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>, stats: Arc<Stats
                         }
                         _ => {}
                     }
+                }
+                if lose_key {
+                    st.key_lost = true;
                 }
                 if close {
                     break;
@@ -269,6 +299,17 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>, stats: Arc<Stats
             return;
         }
         if close {
+            return;
+        }
+        if trickle {
+            let mut frame = Vec::new();
+            let _ = codec.encode(&vec![0x55u8; 1 << 20], &mut frame);
+            for chunk in frame.chunks(1024) {
+                if stream.write_all(chunk).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
             return;
         }
         if drop_after {

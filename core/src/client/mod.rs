@@ -89,6 +89,9 @@ impl Error {
             R::Cancelled => Error::Cancelled,
             R::TooManyResends => Error::Transport("the server kept rejecting the message".into()),
             R::BadAnswer(why) => Error::Transport(format!("the answer could not be read: {why}")),
+            R::AnswerLost => Error::Transport(
+                "the session was replaced before the answer came; the request may have run".into(),
+            ),
             R::Closed => Error::Closed,
         }
     }

@@ -89,6 +89,11 @@ pub enum RequestError {
     Cancelled,
     /// Resent `max_resends` times without being accepted.
     TooManyResends,
+    /// The session had to be replaced (bad_msg 17, 32, 33) while the
+    /// server held this request and its answer never came within
+    /// [`RENEW_DRAIN_MAX`]: it may have run. Never re-sent, so it cannot
+    /// run twice.
+    AnswerLost,
     /// The answer arrived but could not be read (corrupt gzip, a truncated
     /// rpc_error): this request fails, the connection and the others go on.
     BadAnswer(String),
@@ -122,6 +127,10 @@ pub enum Event {
 /// 300 s, M-5; the margin covers clock error). Older ones are asked about
 /// with msgs_state_req first (S-24).
 pub const SAME_ID_RESEND_MAX_AGE_SECS: i64 = 150;
+
+/// How long a session that must be replaced (bad_msg 17, 32, 33) waits
+/// for the answers the server owes it before the new session starts.
+pub const RENEW_DRAIN_MAX: Duration = Duration::from_secs(30);
 
 /// How deep msg_copy / gzip_packed may nest inside one message.
 pub const MAX_NESTING: usize = 4;
@@ -233,7 +242,23 @@ pub struct Session {
     /// Quick-ack tokens of recent packets and their content-related
     /// messages (T-10), oldest first, at most [`QUICK_ACKS_KEPT`].
     quick_acks: VecDeque<(u32, Vec<i64>)>,
+    /// Unix time minus the driver's clock: `now` is monotonic (timers), and
+    /// this turns it into wall time for msg_ids and salts only.
+    wall_base: Duration,
+    /// A new session is due; see [`Session::renew_when_drained`].
+    renew: Option<Renew>,
+    /// The session replaced last: its late packets are ignored, not errors.
+    previous_session: Option<i64>,
     rng: StdRng,
+}
+
+/// A session replacement waiting for the old session's answers.
+#[derive(Clone, Copy, Debug)]
+struct Renew {
+    /// The server time offset the new session starts with (bad_msg 17
+    /// corrects it backwards, which one session's ids must never go).
+    offset: Option<i64>,
+    since: Duration,
 }
 
 impl std::fmt::Debug for Session {
@@ -303,8 +328,25 @@ impl Session {
             connected: false,
             doubts: false,
             quick_acks: VecDeque::new(),
+            wall_base: Duration::ZERO,
+            renew: None,
+            previous_session: None,
             rng,
         }
+    }
+
+    /// Tells the session how the driver's clock relates to Unix time:
+    /// `now` (the clock every method takes) read `unix_now` on the wall.
+    /// Timers then run on the driver's (monotonic) clock, and a step of the
+    /// wall clock changes no deadline; only msg_ids and salt validity use
+    /// wall time. Without a call the two clocks are taken to be the same.
+    pub fn set_wall_clock(&mut self, unix_now: Duration, now: Duration) {
+        self.wall_base = unix_now.saturating_sub(now);
+    }
+
+    /// Wall-clock time at driver time `now`.
+    fn wall(&self, now: Duration) -> Duration {
+        now + self.wall_base
     }
 
     pub fn session_id(&self) -> i64 {
@@ -481,10 +523,8 @@ impl Session {
     pub fn poll_timeout(&self) -> Option<Duration> {
         let ack = self.oldest_ack.map(|t| t + self.config.ack_delay);
         let ping = if self.connected { self.next_ping } else { None };
-        match (ack, ping) {
-            (Some(a), Some(p)) => Some(a.min(p)),
-            (a, p) => a.or(p),
-        }
+        let renew = self.renew.map(|r| r.since + RENEW_DRAIN_MAX);
+        [ack, ping, renew].into_iter().flatten().min()
     }
 
     /// Timers: keepalive ping (S-21), salt refresh (M-14, S-15).
@@ -508,12 +548,13 @@ impl Session {
             }
         }
         self.refresh_salt(now);
+        self.renew_when_drained(now);
     }
 
     /// Switches to the next future salt once it is valid, and asks for more
     /// before the known ones run out.
     fn refresh_salt(&mut self, now: Duration) {
-        let server_now = now.as_secs() as i64 + self.ids.time_offset();
+        let server_now = self.wall(now).as_secs() as i64 + self.ids.time_offset();
         // Drop expired salts; adopt the newest valid one.
         self.future_salts
             .retain(|s| (s.valid_until as i64) > server_now);
@@ -580,13 +621,23 @@ impl Session {
         if !self.connected {
             return None;
         }
+        self.renew_when_drained(now);
+        let wall = self.wall(now);
         let same_id = self.settle_doubts(now);
         let ack_due = self.pending_acks.len() >= self.config.ack_batch
             || self
                 .oldest_ack
                 .is_some_and(|t| now >= t + self.config.ack_delay);
-        if self.queue.is_empty() && same_id.is_empty() && (!ack_due || self.pending_acks.is_empty())
-        {
+        // While a replacement waits, nothing new starts in the old session:
+        // only what settles it (acks, state requests, same-id re-sends).
+        let draining = self.renew.is_some();
+        let sendable = |o: &Outgoing| !draining || !o.content_related;
+        let queued = if draining {
+            self.queue.iter().any(sendable)
+        } else {
+            !self.queue.is_empty()
+        };
+        if !queued && same_id.is_empty() && (!ack_due || self.pending_acks.is_empty()) {
             return None;
         }
         let mut entries: Vec<Entry> = Vec::new();
@@ -600,7 +651,7 @@ impl Session {
                 Some(now)
             };
             let body = types::MsgsAck { msg_ids: ids }.to_bytes();
-            let msg_id = self.ids.next(now, false);
+            let msg_id = self.ids.next(wall, false);
             let seq_no = self.seqno(false);
             bytes += body.len() + 16;
             entries.push(Entry {
@@ -637,7 +688,12 @@ impl Session {
         if resent.len() < waiting {
             self.doubts = true; // the rest go in the next packet
         }
+        let mut held = VecDeque::new();
         while let Some(front) = self.queue.front() {
+            if !sendable(front) {
+                held.push_back(self.queue.pop_front().expect("front exists"));
+                continue;
+            }
             let size = front.body.len() + 16;
             if !fits(entries.len(), bytes, size, &self.config) {
                 break;
@@ -645,7 +701,7 @@ impl Session {
             let mut out = self.queue.pop_front().expect("front exists");
             let mut body = std::mem::take(&mut out.body);
             let (wire, carried_init) = self.wire_body(&out, &body);
-            let msg_id = self.ids.next(now, false);
+            let msg_id = self.ids.next(wall, false);
             let seq = self.seqno(out.content_related);
             bytes += wire.len() + 16;
             if let Kind::Rpc(id) = out.kind {
@@ -660,6 +716,13 @@ impl Session {
                 wire,
                 new: Some((out, carried_init)),
             });
+        }
+        if !held.is_empty() {
+            held.append(&mut self.queue);
+            self.queue = held;
+        }
+        if entries.is_empty() {
+            return None;
         }
         let (msg_id, seq_no, payload) = if entries.len() == 1 && resent.is_empty() {
             let e = &entries[0];
@@ -676,7 +739,7 @@ impl Session {
             let mut payload = Vec::with_capacity(bytes + 8);
             pack_container(&list, &mut payload);
             // M-7: generated after the contents, so it is greater.
-            let cid = self.ids.next(now, false);
+            let cid = self.ids.next(wall, false);
             let seq = self.seqno(false);
             (cid, seq, payload)
         };
@@ -764,7 +827,7 @@ impl Session {
         if !std::mem::take(&mut self.doubts) {
             return Vec::new();
         }
-        let server_now = now.as_secs() as i64 + self.ids.time_offset();
+        let server_now = self.wall(now).as_secs() as i64 + self.ids.time_offset();
         let mut same = Vec::new();
         let mut ask = Vec::new();
         for (&id, s) in &self.sent {
@@ -840,7 +903,8 @@ impl Session {
     /// failed a check of E-7/G-*: nothing from it was used, and the driver
     /// should drop the connection and reconnect (G-11).
     pub fn handle_packet(&mut self, packet: &mut [u8], now: Duration) -> Result<(), MtpError> {
-        let clock = self.clock_synced.then_some((now, self.ids.time_offset()));
+        let wall = self.wall(now);
+        let clock = self.clock_synced.then_some((wall, self.ids.time_offset()));
         let (sent, containers) = (&self.sent, &self.containers);
         // M-5: bad_msg_notification / bad_server_salt about one of our
         // recent messages is processed even when its time looks wrong,
@@ -877,6 +941,10 @@ impl Session {
             exempt,
         ) {
             Ok(d) => d,
+            // A late packet of the session this one replaced.
+            Err(MtpError::WrongSession { got, .. }) if Some(got) == self.previous_session => {
+                return Ok(());
+            }
             // A message received before, sent again (its ack was lost with
             // a connection): acknowledged again and otherwise ignored. It
             // passed decryption, so it is the server's and no attack.
@@ -886,7 +954,7 @@ impl Session {
             }
             Err(e) => return Err(e),
         };
-        self.learn_server_time(d.header.msg_id, now);
+        self.learn_server_time(d.header.msg_id, wall);
         let body = packet[d.body.clone()].to_vec();
         self.process(d.header.msg_id, d.header.seq_no, &body, now, false, 0)
     }
@@ -896,8 +964,8 @@ impl Session {
     /// estimate, as the reference client does. A message is never newer
     /// than the server's clock, so the estimate approaches the truth from
     /// below; an offset that is too large is corrected by bad_msg 16/17.
-    fn learn_server_time(&mut self, server_msg_id: i64, now: Duration) {
-        let seen = msg_id_seconds(server_msg_id) - now.as_secs() as i64;
+    fn learn_server_time(&mut self, server_msg_id: i64, wall: Duration) {
+        let seen = msg_id_seconds(server_msg_id) - wall.as_secs() as i64;
         if seen > self.ids.time_offset() {
             self.ids.set_time_offset(seen);
             self.events.push_back(Event::TimeOffsetCorrected(seen));
@@ -1253,27 +1321,32 @@ impl Session {
         match b.error_code {
             16 | 17 => {
                 // S-4, S-5, M-4: take the time from the notification itself.
-                self.ids
-                    .correct_from_server_msg_id(notification_msg_id, now);
-                self.events
-                    .push_back(Event::TimeOffsetCorrected(self.ids.time_offset()));
-                self.on_rejected(b.bad_msg_id, None, false);
+                let offset = msg_id_seconds(notification_msg_id) - self.wall(now).as_secs() as i64;
+                if offset >= self.ids.time_offset() {
+                    // Our clock was behind: later ids move forward, as one
+                    // session's ids must.
+                    self.ids.set_time_offset(offset);
+                    self.events.push_back(Event::TimeOffsetCorrected(offset));
+                    self.on_rejected(b.bad_msg_id, None, false);
+                } else {
+                    // Ahead: the right ids are lower than ones this session
+                    // already used, so they go to a new session (S-5). A
+                    // message refused as too new was never accepted under
+                    // that id (the server's clock only moves on), so it is
+                    // safe to run under a new one.
+                    self.want_renew(Some(offset), now);
+                    for id in self.expand(b.bad_msg_id) {
+                        self.resend_new_id(id, None);
+                    }
+                }
             }
             32 | 33 => {
-                // S-9, S-10: the seqno counter is out of step; start a new
-                // session and resend everything unanswered there.
-                self.session_id = self.rng.next_u64() as i64;
-                self.content_sent = 0;
-                self.receiver = Receiver::new(Role::Client).learning_server_time();
-                self.events.push_back(Event::SessionReset {
-                    new_session_id: self.session_id,
-                });
-                let mut all: Vec<i64> = self.sent.keys().copied().collect();
-                all.sort_unstable_by(|a, b| b.cmp(a));
-                for id in all {
-                    if let Some(s) = self.sent.get_mut(&id) {
-                        s.acked = false;
-                    }
+                // S-9, S-10: the seqno counter is out of step. The refused
+                // message was not run; it goes to a new session, which
+                // starts once the server has answered what it holds of this
+                // one (re-sending those there could run them twice).
+                self.want_renew(None, now);
+                for id in self.expand(b.bad_msg_id) {
                     self.resend_new_id(id, None);
                 }
             }
@@ -1287,6 +1360,72 @@ impl Session {
         }
     }
 
+    /// The message ids `msg_id` stands for: a container's contents, or itself.
+    fn expand(&self, msg_id: i64) -> Vec<i64> {
+        match self.containers.get(&msg_id) {
+            Some(inner) => inner.clone(),
+            None => vec![msg_id],
+        }
+    }
+
+    fn want_renew(&mut self, offset: Option<i64>, now: Duration) {
+        match &mut self.renew {
+            Some(r) => r.offset = offset.or(r.offset),
+            None => self.renew = Some(Renew { offset, since: now }),
+        }
+    }
+
+    /// Starts the new session a bad_msg 17/32/33 asked for, once no request
+    /// sent in this one is waiting for its answer (or after
+    /// [`RENEW_DRAIN_MAX`], failing those with `AnswerLost`). Everything
+    /// queued then goes out in the new session: new session_id, seqno from
+    /// zero, msg_ids from the corrected clock, initConnection again.
+    fn renew_when_drained(&mut self, now: Duration) {
+        let Some(renew) = self.renew else {
+            return;
+        };
+        let waiting = self
+            .sent
+            .values()
+            .any(|s| matches!(s.out.kind, Kind::Rpc(_)));
+        if waiting && now < renew.since + RENEW_DRAIN_MAX {
+            return;
+        }
+        self.renew = None;
+        let mut lost: Vec<i64> = self.sent.keys().copied().collect();
+        lost.sort_unstable();
+        for id in lost {
+            if let Some(rid) = self.take_request(id) {
+                self.finish(rid, Err(RequestError::AnswerLost));
+            }
+        }
+        self.sent.clear();
+        self.containers.clear();
+        self.quick_acks.clear();
+        self.pending_acks.clear();
+        self.oldest_ack = None;
+        self.salts_requested = false;
+        self.doubts = false;
+        self.queue
+            .retain(|o| !matches!(o.kind, Kind::StateReq(_) | Kind::DropAnswer));
+        self.previous_session = Some(self.session_id);
+        self.session_id = self.rng.next_u64() as i64;
+        // Duplicate detection is per session (M-6); the old session's late
+        // packets are recognised by their session_id instead.
+        self.receiver = Receiver::new(Role::Client).learning_server_time();
+        self.content_sent = 0;
+        let offset = renew.offset.unwrap_or(self.ids.time_offset());
+        self.ids = MsgIdGenerator::new(Role::Client);
+        self.ids.set_time_offset(offset);
+        if renew.offset.is_some() {
+            self.events.push_back(Event::TimeOffsetCorrected(offset));
+        }
+        self.init_pending = self.init_prefix.is_some();
+        self.events.push_back(Event::SessionReset {
+            new_session_id: self.session_id,
+        });
+    }
+
     /// The server refused `msg_id` (a message or a container of ours)
     /// without running it. A message that went out only this once is
     /// re-sent under a new msg_id (M-3). One that had gone out before under
@@ -1294,10 +1433,7 @@ impl Session {
     /// it twice: it is re-sent as it is when `same_id_ok` (the refusal was
     /// not about the id), otherwise its state is asked first (S-24).
     fn on_rejected(&mut self, msg_id: i64, content_related: Option<bool>, same_id_ok: bool) {
-        let ids = match self.containers.get(&msg_id) {
-            Some(inner) => inner.clone(),
-            None => vec![msg_id],
-        };
+        let ids = self.expand(msg_id);
         let mut fresh = Vec::new();
         let mut exhausted = Vec::new();
         for id in ids {

@@ -44,6 +44,11 @@ struct Pair {
     /// Packets that went each way.
     c2s: usize,
     s2c: usize,
+    /// (session_id, msg_id) of every packet the client sent, in order.
+    sent_ids: Vec<(i64, i64)>,
+    /// Sessions the server created (a new session_id from the client makes
+    /// a new server session, as Telegram's servers do).
+    server_sessions: usize,
 }
 
 fn key() -> AuthKey {
@@ -77,6 +82,8 @@ impl Pair {
             server_events: Vec::new(),
             c2s: 0,
             s2c: 0,
+            sent_ids: Vec::new(),
+            server_sessions: 1,
         }
     }
 
@@ -96,6 +103,12 @@ impl Pair {
                     .expect("server decrypts client packets");
                 let body = pkt[d.body.clone()].to_vec();
                 let now = self.server_now();
+                self.sent_ids.push((d.header.session_id, d.header.msg_id));
+                if d.header.session_id != self.server.session_id() {
+                    self.server =
+                        ServerSession::new(d.header.session_id, &mut StdRng::seed_from_u64(9));
+                    self.server_sessions += 1;
+                }
                 self.server
                     .handle_message(&d.header, &body, &mut self.salts, now);
             }
@@ -260,7 +273,7 @@ fn s4_s5_clock_skew_corrected() {
 }
 
 /// S-9, S-10, M-13: seqno desync (forced 32/33) makes the client start a new
-/// session and resend; the request still ends once.
+/// session; the refused request runs there, once.
 #[test]
 fn s9_s10_seqno_desync_resets_session() {
     for code in [32, 33] {
@@ -268,23 +281,134 @@ fn s9_s10_seqno_desync_resets_session() {
         p.server.faults.force_bad_msg = Some((code, 1));
         let old = p.client.session_id();
         let id = p.client.invoke(echo_body(3));
-        // The server side of the new session is a new ServerSession.
-        let mut pkt = p.client.poll_transmit(p.now).unwrap();
-        let d = envelope::decrypt(&p.key, Direction::ClientToServer, &mut pkt).unwrap();
-        let body = pkt[d.body.clone()].to_vec();
-        p.server
-            .handle_message(&d.header, &body, &mut p.salts, p.now);
-        let salt = p.client.salt();
-        while let Some(mut s) = p.server.poll_transmit(&p.key, salt, p.now, 1024) {
-            p.client.handle_packet(&mut s, p.now).unwrap();
-        }
-        let new = p.client.session_id();
-        assert_ne!(old, new);
-        p.server = ServerSession::new(new, &mut StdRng::seed_from_u64(5));
         p.pump();
-        let results = p.results();
-        assert_eq!(results, vec![(id, Ok(echo_body(3)))], "code {code}");
+        assert_ne!(old, p.client.session_id(), "code {code}");
+        assert_eq!(p.server_sessions, 2);
+        assert_eq!(p.results(), vec![(id, Ok(echo_body(3)))], "code {code}");
+        assert_eq!(p.queries.len(), 1, "code {code}");
     }
+}
+
+/// S-9, S-10: a 32/33 never re-sends a request the server already holds.
+/// One request is acknowledged and still running when another is refused
+/// with 32: nothing new starts in the old session until the held one is
+/// answered there; then the refused one runs in the new session. Each ran
+/// exactly once (the old code re-sent both, running the first twice).
+#[test]
+fn s9_s10_desync_waits_for_answers_the_server_owes() {
+    for code in [32, 33] {
+        let mut p = Pair::new(no_ping(), 0x5A17, 0);
+        p.app = App::Hold;
+        let first = p.client.invoke(echo_body(1));
+        p.pump();
+        assert_eq!(p.held.len(), 1);
+        p.pump();
+        p.server.faults.force_bad_msg = Some((code, 1));
+        let second = p.client.invoke(echo_body(2));
+        let third_before_answer = {
+            p.pump();
+            p.client.invoke(echo_body(3))
+        };
+        p.pump();
+        assert_eq!(
+            p.queries.len(),
+            1,
+            "code {code}: nothing new ran while draining"
+        );
+        let old = p.client.session_id();
+        p.app = App::Echo;
+        let held = p.held.remove(0);
+        p.server.reply(held, Ok(echo_body(1)));
+        p.pump();
+        assert_ne!(old, p.client.session_id(), "code {code}");
+        let results = p.results();
+        assert_eq!(results.len(), 3, "code {code}: {results:?}");
+        assert!(results.contains(&(first, Ok(echo_body(1)))));
+        assert!(results.contains(&(second, Ok(echo_body(2)))));
+        assert!(results.contains(&(third_before_answer, Ok(echo_body(3)))));
+        assert_eq!(p.queries.len(), 3, "code {code}: each ran once");
+    }
+}
+
+/// S-9, S-10: when the server never answers what it holds, the new
+/// session starts after RENEW_DRAIN_MAX and that request fails with
+/// AnswerLost (it may have run) instead of being run again.
+#[test]
+fn s9_s10_drain_is_bounded() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    p.app = App::Hold;
+    let first = p.client.invoke(echo_body(1));
+    p.pump();
+    p.pump();
+    p.server.faults.force_bad_msg = Some((32, 1));
+    let second = p.client.invoke(echo_body(2));
+    p.pump();
+    p.app = App::Echo;
+    p.now += super::session::RENEW_DRAIN_MAX;
+    p.client.handle_timeout(p.now);
+    p.pump();
+    let results = p.results();
+    assert!(
+        results.contains(&(first, Err(RequestError::AnswerLost))),
+        "{results:?}"
+    );
+    assert!(results.contains(&(second, Ok(echo_body(2)))), "{results:?}");
+    assert_eq!(p.queries.len(), 2);
+}
+
+/// S-5, M-3, M-4: bad_msg 17 (our clock ahead) never makes msg_ids go
+/// backwards inside a session: the corrected (lower) ids start a new
+/// session. Checked for a client ahead at the start and for a wall clock
+/// stepped forward mid-session.
+#[test]
+fn s5_clock_ahead_starts_a_new_session_and_ids_never_go_back() {
+    for skew in [-31i64, -100, -299, -3600] {
+        let mut p = Pair::new(no_ping(), 0x5A17, skew);
+        let id = p.client.invoke(echo_body(5));
+        p.pump();
+        assert_eq!(p.results(), vec![(id, Ok(echo_body(5)))], "skew {skew}");
+        assert_eq!(p.queries.len(), 1);
+        assert!(p.server_sessions >= 2, "skew {skew}: a new session");
+        assert_ids_increase_per_session(&p.sent_ids);
+    }
+    // A wall clock stepped 100 s forward while the session runs: the
+    // driver's monotonic clock is unchanged, so nothing happens until the
+    // session is told the new wall time (as on a reconnect).
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    let a = p.client.invoke(echo_body(1));
+    p.pump();
+    p.client
+        .set_wall_clock(p.now + Duration::from_secs(100), p.now);
+    let b = p.client.invoke(echo_body(2));
+    p.pump();
+    let results = p.results();
+    assert_eq!(results, vec![(a, Ok(echo_body(1))), (b, Ok(echo_body(2)))]);
+    assert_eq!(p.queries.len(), 2);
+    assert_ids_increase_per_session(&p.sent_ids);
+}
+
+fn assert_ids_increase_per_session(ids: &[(i64, i64)]) {
+    let mut last: std::collections::HashMap<i64, i64> = Default::default();
+    for &(session, id) in ids {
+        if let Some(prev) = last.insert(session, id) {
+            assert!(
+                id > prev,
+                "session {session:x}: msg_id {id:x} after {prev:x}"
+            );
+        }
+    }
+}
+
+/// Timers run on the driver's clock: a step of the wall clock moves no
+/// deadline (the next keepalive stays where it was).
+#[test]
+fn timers_ignore_wall_clock_steps() {
+    let mut p = Pair::new(SessionConfig::default(), 0x5A17, 0);
+    p.pump();
+    let before = p.client.poll_timeout();
+    p.client
+        .set_wall_clock(p.now + Duration::from_secs(7200), p.now);
+    assert_eq!(p.client.poll_timeout(), before);
 }
 
 /// S-6, S-7, S-8, S-11, S-12, S-14: other bad_msg codes make the client

@@ -35,6 +35,9 @@ use crate::transport::{Incoming, TransportErrorCode};
 
 /// The whole key exchange must finish within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// −404s in a row (no packet accepted between them, each on its own
+/// connection) before the permanent key is taken to be gone.
+const KEY_LOST_CONFIRMATIONS: u32 = 2;
 /// Stop framing packets while this much is waiting to be written.
 const WRITE_HIGH_WATER: usize = 256 * 1024;
 /// Commands taken from the channel in one go, so that a burst of
@@ -48,11 +51,19 @@ pub(crate) fn wall_now() -> Duration {
         .unwrap_or_default()
 }
 
-/// A wall-clock deadline of the [`Session`] as a tokio instant.
-fn instant_for(wall: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(wall.saturating_sub(wall_now()))
-        .unwrap_or(now + Duration::from_secs(86_400))
+/// The clock the [`Session`] runs its timers on: monotonic, from `epoch`.
+/// Unix time reaches it only through [`Session::set_wall_clock`], sampled
+/// on each connect, for msg_ids and salts (a step of the wall clock moves
+/// no timer; one between connections is corrected by bad_msg 16/17).
+fn session_clock(epoch: Instant) -> Duration {
+    epoch.elapsed()
+}
+
+/// A [`Session`] deadline as a tokio instant.
+fn instant_for(epoch: Instant, at: Duration) -> Instant {
+    epoch
+        .checked_add(at)
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400))
 }
 
 /// A request the caller is waiting for.
@@ -105,6 +116,11 @@ pub(crate) struct Driver {
     /// When the last reconnect without delay started.
     last_immediate: Option<Instant>,
     persist_job: Option<JoinHandle<()>>,
+    /// Consecutive −404s with no packet accepted in between; the key is
+    /// forgotten at [`KEY_LOST_CONFIRMATIONS`].
+    key_not_found: u32,
+    /// Origin of the session's monotonic clock.
+    epoch: Instant,
     /// `finish` ran (the normal end); otherwise `Drop` cleans up.
     finished: bool,
 }
@@ -148,6 +164,8 @@ impl Driver {
             salts_dirty: false,
             last_immediate: None,
             persist_job: None,
+            key_not_found: 0,
+            epoch: Instant::now(),
             finished: false,
         }
     }
@@ -203,7 +221,9 @@ impl Driver {
             let Some(session) = self.session.as_mut() else {
                 break;
             };
-            session.on_connected(wall_now());
+            let now = session_clock(self.epoch);
+            session.set_wall_clock(wall_now(), now);
+            session.on_connected(now);
             self.emit(StateEvent::Connected);
             let reason = self.drive(&mut conn).await;
             drop(conn);
@@ -218,7 +238,22 @@ impl Driver {
                         "AUTH_KEY_DUPLICATED: the server invalidated the auth key".into(),
                     ));
                 }
+                Disconnect::Code(TransportErrorCode::AuthKeyNotFound)
+                    if self.key_not_found < KEY_LOST_CONFIRMATIONS =>
+                {
+                    // One −404 is not proof: a server restarting or a
+                    // proxy in the way can send it once. The key is kept
+                    // and asked again on a fresh connection (which pings
+                    // at once); only a repeat with no packet accepted in
+                    // between forgets it.
+                    tracing::info!(
+                        session = self.shared.id,
+                        "the server did not recognise the auth key; confirming on a new connection"
+                    );
+                    self.backoff(false).await;
+                }
                 Disconnect::Code(TransportErrorCode::AuthKeyNotFound) => {
+                    self.key_not_found = 0;
                     tracing::warn!(
                         session = self.shared.id,
                         "the server does not know the auth key"
@@ -445,6 +480,10 @@ impl Driver {
             loop {
                 match conn.next_item() {
                     Ok(Some(item)) => {
+                        // Liveness is a complete packet (a pong at least,
+                        // S-21), not bytes: a peer trickling one endless
+                        // frame is as dead as a silent one.
+                        last_rx = Instant::now();
                         if let Some(d) = self.on_incoming(item) {
                             return d;
                         }
@@ -456,7 +495,7 @@ impl Driver {
             let Some(session) = self.session.as_mut() else {
                 return Disconnect::Stop;
             };
-            let now = wall_now();
+            let now = session_clock(self.epoch);
             if session.poll_timeout().is_some_and(|t| t <= now) {
                 session.handle_timeout(now);
             }
@@ -476,7 +515,8 @@ impl Driver {
                     return Disconnect::Lost(format!("transport: {e}"));
                 }
             }
-            let session_deadline = session.poll_timeout().map(instant_for);
+            let epoch = self.epoch;
+            let session_deadline = session.poll_timeout().map(|t| instant_for(epoch, t));
             self.pump_events();
             self.persist();
             self.shrink_when_idle();
@@ -496,10 +536,7 @@ impl Driver {
             tokio::select! {
                 io = conn.io() => match io {
                     Ok(Io::Read(0)) => return Disconnect::Lost("closed by the server".into()),
-                    Ok(Io::Read(n)) => {
-                        conn.after_read(n);
-                        last_rx = Instant::now();
-                    }
+                    Ok(Io::Read(n)) => conn.after_read(n),
                     Ok(Io::Wrote(n)) => conn.after_write(n),
                     Err(e) => return Disconnect::Lost(format!("I/O: {e}")),
                 },
@@ -508,7 +545,7 @@ impl Driver {
                 _ = sleep_until(wake) => {
                     self.expire();
                     if idle_limit.is_some_and(|idle| last_rx.elapsed() >= idle) {
-                        return Disconnect::Lost("no data from the server within the keepalive".into());
+                        return Disconnect::Lost("no packet from the server within the keepalive".into());
                     }
                 }
             }
@@ -519,12 +556,13 @@ impl Driver {
         match item {
             Incoming::Packet(mut packet) => {
                 let session = self.session.as_mut()?;
-                if let Err(e) = session.handle_packet(&mut packet, wall_now()) {
+                if let Err(e) = session.handle_packet(&mut packet, session_clock(self.epoch)) {
                     // G-11: nothing of it was used; drop the connection.
                     return Some(Disconnect::Lost(format!("rejected packet: {e}")));
                 }
                 // The connection works: the next failure starts a fresh backoff.
                 self.attempt = 0;
+                self.key_not_found = 0;
                 self.pump_events();
                 None
             }
@@ -534,7 +572,12 @@ impl Driver {
                 }
                 None
             }
-            Incoming::Error(code) => Some(Disconnect::Code(code)),
+            Incoming::Error(code) => {
+                if code == TransportErrorCode::AuthKeyNotFound {
+                    self.key_not_found += 1;
+                }
+                Some(Disconnect::Code(code))
+            }
         }
     }
 
