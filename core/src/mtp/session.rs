@@ -272,6 +272,65 @@ impl std::fmt::Debug for Session {
     }
 }
 
+/// Whether [`Session::process`] can read `body` through: the framing of
+/// containers, gzip and msg_copy, nesting, and every service message it
+/// decodes. Answers are only checked for their `req_msg_id` (one that
+/// cannot be read fails its own request), anything else is an update.
+/// Side-effect free, so a packet is refused before any of it is applied.
+fn check_message(
+    msg_id: i64,
+    body: &[u8],
+    in_container: bool,
+    depth: usize,
+) -> Result<(), MtpError> {
+    if depth > MAX_NESTING {
+        return Err(MtpError::NestingTooDeep(MAX_NESTING));
+    }
+    let Some(id_bytes) = body.get(..4) else {
+        return Err(MtpError::Truncated(body.len()));
+    };
+    fn decodes<T: Deserialize>(body: &[u8]) -> Result<(), MtpError> {
+        T::from_bytes(body).map(drop).map_err(MtpError::from)
+    }
+    match u32::from_le_bytes(id_bytes.try_into().expect("4 bytes")) {
+        types::MsgContainer::CONSTRUCTOR_ID => {
+            if in_container {
+                return Err(MtpError::NestedContainer);
+            }
+            for e in unpack_container(msg_id, body)? {
+                check_message(e.msg_id, &e.body, true, depth)?;
+            }
+            Ok(())
+        }
+        types::GzipPacked::CONSTRUCTOR_ID => {
+            check_message(msg_id, &unwrap_gzip(body)?, in_container, depth + 1)
+        }
+        types::MsgCopy::CONSTRUCTOR_ID => {
+            let c = types::MsgCopy::from_bytes(body)?;
+            check_message(
+                c.orig_message.msg_id,
+                &c.orig_message.body,
+                in_container,
+                depth + 1,
+            )
+        }
+        types::RpcResult::CONSTRUCTOR_ID if body.len() < 12 => Err(MtpError::Truncated(body.len())),
+        types::MsgsAck::CONSTRUCTOR_ID => decodes::<types::MsgsAck>(body),
+        types::BadServerSalt::CONSTRUCTOR_ID => decodes::<types::BadServerSalt>(body),
+        types::BadMsgNotification::CONSTRUCTOR_ID => decodes::<types::BadMsgNotification>(body),
+        types::NewSessionCreated::CONSTRUCTOR_ID => decodes::<types::NewSessionCreated>(body),
+        types::FutureSalts::CONSTRUCTOR_ID => decodes::<types::FutureSalts>(body),
+        types::Pong::CONSTRUCTOR_ID => decodes::<types::Pong>(body),
+        types::MsgsStateReq::CONSTRUCTOR_ID => decodes::<types::MsgsStateReq>(body),
+        types::MsgResendReq::CONSTRUCTOR_ID => decodes::<types::MsgResendReq>(body),
+        types::MsgDetailedInfo::CONSTRUCTOR_ID => decodes::<types::MsgDetailedInfo>(body),
+        types::MsgNewDetailedInfo::CONSTRUCTOR_ID => decodes::<types::MsgNewDetailedInfo>(body),
+        types::MsgsStateInfo::CONSTRUCTOR_ID => decodes::<types::MsgsStateInfo>(body),
+        types::MsgsAllInfo::CONSTRUCTOR_ID => decodes::<types::MsgsAllInfo>(body),
+        _ => Ok(()),
+    }
+}
+
 /// Builds the `invokeWithLayer(layer, initConnection(...))` prefix; the
 /// query is appended at send time (R-4, L-7).
 pub fn init_connection_prefix(layer: i32, init: &functions::InitConnection) -> Vec<u8> {
@@ -956,6 +1015,9 @@ impl Session {
         };
         self.learn_server_time(d.header.msg_id, wall);
         let body = packet[d.body.clone()].to_vec();
+        // S-18: a container is accepted or rejected as a whole, so every
+        // message in it is checked before the first one is acted on.
+        check_message(d.header.msg_id, &body, false, 0)?;
         self.process(d.header.msg_id, d.header.seq_no, &body, now, false, 0)
     }
 

@@ -1112,3 +1112,61 @@ fn t10_quick_acked_request_is_not_in_doubt_after_a_drop() {
     let (_, token) = p.client.poll_transmit_quick_ack(p.now).unwrap();
     assert_eq!(token, None);
 }
+
+/// S-18: a container is accepted or rejected as a whole. Its first message
+/// is an update and its second a truncated msgs_ack: the packet is refused
+/// and the update does not reach the application (before, it did, and the
+/// packet was refused after it).
+#[test]
+fn s18_container_is_all_or_nothing() {
+    let mut p = Pair::new(no_ping(), 0x5A17, 0);
+    p.client.invoke(echo_body(0));
+    p.pump();
+    let before = p.updates().len();
+    let base = ((T0 as i64) << 32) | 0x1_0000;
+    let mut broken_ack = types::MsgsAck {
+        msg_ids: vec![1, 2],
+    }
+    .to_bytes();
+    broken_ack.truncate(12);
+    let mut body = Vec::new();
+    super::body::pack_container(
+        &[
+            super::ContainerEntry {
+                msg_id: base | 1,
+                seq_no: 1,
+                body: echo_body(77),
+            },
+            super::ContainerEntry {
+                msg_id: base | 5,
+                seq_no: 2,
+                body: broken_ack,
+            },
+        ],
+        &mut body,
+    );
+    let header = envelope::Header {
+        salt: 0x5A17,
+        session_id: p.client.session_id(),
+        msg_id: base | 9,
+        seq_no: 2,
+    };
+    let mut pkt = Vec::new();
+    envelope::encrypt(
+        &p.key,
+        Direction::ServerToClient,
+        &header,
+        &body,
+        &mut StdRng::seed_from_u64(3),
+        &mut pkt,
+    );
+    assert!(p.client.handle_packet(&mut pkt, p.now).is_err());
+    while let Some(e) = p.client.poll_event() {
+        p.events.push(e);
+    }
+    assert_eq!(
+        p.updates().len(),
+        before,
+        "nothing of the container was applied"
+    );
+}
