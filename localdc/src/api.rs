@@ -25,6 +25,8 @@ pub mod ids {
     pub const COUNTER: u32 = 0x30111f37;
     pub const DROP_CONNECTION: u32 = 0x44554e8f;
     pub const CANCELLED_COUNT: u32 = 0x6e16d7e7;
+    pub const COUNTER_SLOW: u32 = 0xea6b2c5f;
+    pub const FORGET_SESSION: u32 = 0x54348f76;
     /// `boolTrue` / `boolFalse` of the service schema (B-9).
     pub const BOOL_TRUE: u32 = 0x997275b5;
     pub const BOOL_FALSE: u32 = 0xbc799737;
@@ -56,6 +58,37 @@ pub enum Call {
     Counter { key: String },
     DropConnection,
     CancelledCount,
+    CounterSlow { key: String, ms: i32, cut: Cut },
+    ForgetSession,
+}
+
+/// Where `test.counterSlow` cuts the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cut {
+    Never,
+    /// After the query ran, before its answer left the server.
+    AfterRun,
+    /// After the answer left the server, before the client read it.
+    AfterAnswer,
+}
+
+impl Cut {
+    pub fn code(self) -> i32 {
+        match self {
+            Cut::Never => 0,
+            Cut::AfterRun => 1,
+            Cut::AfterAnswer => 2,
+        }
+    }
+
+    fn from_code(code: i32) -> Option<Cut> {
+        match code {
+            0 => Some(Cut::Never),
+            1 => Some(Cut::AfterRun),
+            2 => Some(Cut::AfterAnswer),
+            _ => None,
+        }
+    }
 }
 
 impl Call {
@@ -87,6 +120,14 @@ impl Call {
             },
             ids::DROP_CONNECTION => Call::DropConnection,
             ids::CANCELLED_COUNT => Call::CancelledCount,
+            ids::COUNTER_SLOW => {
+                let key = r.read_string()?;
+                let ms = r.read_i32()?;
+                let code = r.read_i32()?;
+                let cut = Cut::from_code(code).ok_or(TlError::UnknownConstructor(code as u32))?;
+                Call::CounterSlow { key, ms, cut }
+            }
+            ids::FORGET_SESSION => Call::ForgetSession,
             _ => return Ok(None),
         };
         match r.remaining() {
@@ -127,6 +168,13 @@ impl Call {
             }
             Call::DropConnection => out.put_u32(ids::DROP_CONNECTION),
             Call::CancelledCount => out.put_u32(ids::CANCELLED_COUNT),
+            Call::CounterSlow { key, ms, cut } => {
+                out.put_u32(ids::COUNTER_SLOW);
+                out.put_string(key);
+                out.put_i32(*ms);
+                out.put_i32(cut.code());
+            }
+            Call::ForgetSession => out.put_u32(ids::FORGET_SESSION),
         }
         out
     }
@@ -242,6 +290,8 @@ mod tests {
             ("test.counter", ids::COUNTER),
             ("test.dropConnection", ids::DROP_CONNECTION),
             ("test.cancelledCount", ids::CANCELLED_COUNT),
+            ("test.counterSlow", ids::COUNTER_SLOW),
+            ("test.forgetSession", ids::FORGET_SESSION),
         ];
         assert_eq!(defs.len(), expected.len());
         for (name, id) in expected {

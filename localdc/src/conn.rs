@@ -28,7 +28,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::api::{self, limits, Call};
+use crate::api::{self, limits, Call, Cut};
 use crate::handshake::{Handshakes, PlainAnswer};
 use crate::state::{lock, ConnLink, KeyState, SessionSlot, Shared};
 
@@ -63,6 +63,8 @@ struct Conn {
     closing: bool,
     /// Whether the MTProxy DC check ran (it runs once, after detection).
     dc_checked: bool,
+    /// Sessions to forget once what they queued is sent (test.forgetSession).
+    forget: Vec<SessionKey>,
 }
 
 /// Serves one accepted connection until the client leaves, the connection
@@ -76,17 +78,17 @@ pub(crate) async fn serve(stream: TcpStream, shared: Arc<Shared>, mut stop: watc
     let mut conn = Conn {
         codec: ServerCodec::new(shared.config.transport.clone(), StdRng::from_entropy()),
         shared: shared.clone(),
-        link: Arc::new(ConnLink {
-            wake: tokio::sync::Notify::new(),
-        }),
+        link: Arc::new(ConnLink::new()),
         out: tx,
         handshakes: Handshakes::new(),
         bound: HashMap::new(),
         disconnect_at: None,
         closing: false,
         dc_checked: false,
+        forget: Vec::new(),
     };
     let mut buf = vec![0u8; 64 * 1024];
+    let mut read_total: u64 = 0;
     let mut writer_done = false;
     let mut stopped = *stop.borrow();
     while !conn.closing && !stopped {
@@ -94,9 +96,29 @@ pub(crate) async fn serve(stream: TcpStream, shared: Arc<Shared>, mut stop: watc
         tokio::select! {
             r = rd.read(&mut buf) => match r {
                 Ok(0) | Err(_) => break,
-                Ok(n) => conn.on_bytes(&buf[..n]),
+                Ok(n) => {
+                    // The client-to-server cut: what lies past the budget
+                    // is lost unread.
+                    let limit = shared.drop_after_read_bytes.load(Ordering::Relaxed);
+                    let mut n = n as u64;
+                    let over = limit > 0 && read_total + n >= limit;
+                    if over {
+                        n = limit.saturating_sub(read_total);
+                    }
+                    read_total += n;
+                    conn.on_bytes(&buf[..n as usize]);
+                    if over {
+                        tracing::debug!(limit, "drop-after-read-bytes budget spent: cutting");
+                        conn.link.cut();
+                    }
+                }
             },
-            _ = conn.link.wake.notified() => conn.flush(),
+            _ = conn.link.wake.notified() => {
+                if conn.link.cut.load(Ordering::Relaxed) {
+                    break;
+                }
+                conn.flush();
+            }
             _ = sleep_until_opt(deadline), if deadline.is_some() => {
                 tracing::debug!("ping_delay_disconnect timer fired: closing");
                 break;
@@ -214,6 +236,11 @@ impl Conn {
             }
         }
         self.flush();
+        for (key_id, sid) in std::mem::take(&mut self.forget) {
+            if let Some(ks) = self.bound.remove(&(key_id, sid)) {
+                lock(&ks).sessions.remove(&sid);
+            }
+        }
     }
 
     /// −444 for an MTProxy client that names another DC (T-11, T-14).
@@ -255,6 +282,17 @@ impl Conn {
     /// E-7 on the server: unknown key or any decryption failure → −404
     /// (never bad_msg, S-14); otherwise the session takes over.
     fn on_encrypted(&mut self, key_id: i64, mut packet: Vec<u8>, quick_ack: bool) {
+        let cut =
+            self.shared
+                .cut_before_read
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        if cut.is_ok() {
+            // The knob: this packet is lost before the server reads it.
+            tracing::debug!("cut-before-read: dropping the packet and the connection");
+            self.closing = true;
+            self.link.cut();
+            return;
+        }
         let now = self.shared.now();
         let Some(ks_arc) = self.shared.key(key_id, now.as_secs() as i64) else {
             return self.send_error(TransportErrorCode::AuthKeyNotFound.code());
@@ -314,7 +352,7 @@ impl Conn {
                 events.push(ev);
             }
             for ev in events {
-                forget_key |= self.on_event(ks, &ks_arc, sid, ev, now);
+                forget_key |= self.on_event(ks, &ks_arc, key_id, sid, ev, now);
             }
             self.bound.insert((key_id, sid), ks_arc.clone());
         }
@@ -330,12 +368,15 @@ impl Conn {
         &mut self,
         ks: &mut KeyState,
         ks_arc: &Arc<Mutex<KeyState>>,
+        key_id: i64,
         sid: i64,
         ev: ServerEvent,
         now: Duration,
     ) -> bool {
         match ev {
-            ServerEvent::Query(q) => return self.on_query(ks, ks_arc, sid, q.req_msg_id, &q.body),
+            ServerEvent::Query(q) => {
+                return self.on_query(ks, ks_arc, (key_id, sid), q.req_msg_id, &q.body)
+            }
             ServerEvent::Cancelled { req_msg_id } => {
                 if let Some(slot) = ks.sessions.get_mut(&sid) {
                     if let Some(task) = slot.sleeps.remove(&req_msg_id) {
@@ -372,7 +413,7 @@ impl Conn {
         &mut self,
         ks: &mut KeyState,
         ks_arc: &Arc<Mutex<KeyState>>,
-        sid: i64,
+        (key_id, sid): SessionKey,
         req: i64,
         body: &[u8],
     ) -> bool {
@@ -444,6 +485,34 @@ impl Conn {
             Call::CancelledCount => {
                 let value = self.shared.cancelled.load(Ordering::Relaxed);
                 session.reply(req, Ok(api::count(value as i64)));
+            }
+            Call::CounterSlow { key, ms, cut } => {
+                if !(0..=limits::MAX_SLEEP_MS).contains(&ms) {
+                    session.reply(req, invalid("MS_INVALID"));
+                } else {
+                    let value = self.shared.bump_counter(&key);
+                    if cut == Cut::AfterRun {
+                        // It ran; the answer must not leave on this
+                        // connection: unbind the session, then close.
+                        slot.link = None;
+                        self.link.cut();
+                        self.closing = true;
+                    }
+                    let task = tokio::spawn(finish_counter_slow(
+                        self.shared.clone(),
+                        ks_arc.clone(),
+                        sid,
+                        req,
+                        value,
+                        Duration::from_millis(ms as u64),
+                        cut,
+                    ));
+                    slot.sleeps.insert(req, task.abort_handle());
+                }
+            }
+            Call::ForgetSession => {
+                session.reply(req, Ok(api::bool_value(true)));
+                self.forget.push((key_id, sid));
             }
             Call::DropConnection => {
                 session.reply(req, Ok(api::bool_value(true)));
@@ -541,6 +610,44 @@ fn push_updates(session: &mut ServerSession, count: i32, size: usize) {
     for seq in 1..=count {
         session.push(api::update(seq, &api::update_data(seq, size)));
     }
+}
+
+/// The end of a `test.counterSlow`: the answer, and for
+/// [`Cut::AfterAnswer`] the packets carrying it thrown away (the server
+/// counts them sent; the client never sees them) and the connection cut.
+async fn finish_counter_slow(
+    shared: Arc<Shared>,
+    ks_arc: Arc<Mutex<KeyState>>,
+    sid: i64,
+    req: i64,
+    value: i64,
+    after: Duration,
+    cut: Cut,
+) {
+    tokio::time::sleep(after).await;
+    let mut guard = lock(&ks_arc);
+    let ks = &mut *guard;
+    let Some(slot) = ks.sessions.get_mut(&sid) else {
+        return;
+    };
+    slot.sleeps.remove(&req);
+    slot.session.reply(req, Ok(api::count(value)));
+    if cut == Cut::AfterAnswer {
+        if let Some(link) = slot.link.take() {
+            let now = shared.now();
+            let salt = ks
+                .salts
+                .current(now.as_secs() as i64, &mut rand::thread_rng());
+            while slot
+                .session
+                .poll_transmit(&ks.key, salt, now, MAX_CONTAINER)
+                .is_some()
+            {}
+            link.cut();
+            return;
+        }
+    }
+    slot.wake();
 }
 
 /// The end of a `test.sleep`: answer boolTrue and wake whichever

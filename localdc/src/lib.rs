@@ -70,6 +70,7 @@ pub struct LocalDcBuilder {
     clock_offset_secs: i64,
     faults: Faults,
     drop_after_bytes: Option<u64>,
+    drop_after_read_bytes: Option<u64>,
     mtproxy_secret: Option<MtProxySecret>,
     key_db: Option<std::path::PathBuf>,
 }
@@ -84,6 +85,7 @@ impl Default for LocalDcBuilder {
             clock_offset_secs: 0,
             faults: Faults::default(),
             drop_after_bytes: None,
+            drop_after_read_bytes: None,
             mtproxy_secret: None,
             key_db: None,
         }
@@ -138,6 +140,13 @@ impl LocalDcBuilder {
         self
     }
 
+    /// Cut every connection once it has read this many bytes from its
+    /// client; see [`LocalDc::set_drop_after_read_bytes`].
+    pub fn drop_after_read_bytes(mut self, bytes: u64) -> Self {
+        self.drop_after_read_bytes = Some(bytes);
+        self
+    }
+
     /// Serve as an MTProxy endpoint: obfuscation keys are mixed with this
     /// secret, the header's DC id must name this DC (else −444), and plain
     /// (unobfuscated) transports are refused (T-12, T-15, T-17).
@@ -177,6 +186,9 @@ impl LocalDcBuilder {
             self.drop_after_bytes.unwrap_or(0),
             self.faults,
         );
+        shared
+            .drop_after_read_bytes
+            .store(self.drop_after_read_bytes.unwrap_or(0), Ordering::Relaxed);
         if let Some(path) = &self.key_db {
             let db = keydb::KeyDb::open(path).map_err(io::Error::other)?;
             let stored = db.load_all().map_err(io::Error::other)?;
@@ -339,6 +351,25 @@ impl LocalDc {
     pub fn set_drop_after_bytes(&self, bytes: Option<u64>) {
         let v = bytes.map_or(0, |b| b.max(1));
         self.shared.drop_after_bytes.store(v, Ordering::Relaxed);
+    }
+
+    /// The other direction of [`set_drop_after_bytes`](Self::set_drop_after_bytes):
+    /// cut each connection once it has read `bytes` bytes from its client
+    /// (what the client sent past that is lost unread); `None` turns it off.
+    pub fn set_drop_after_read_bytes(&self, bytes: Option<u64>) {
+        let v = bytes.map_or(0, |b| b.max(1));
+        self.shared
+            .drop_after_read_bytes
+            .store(v, Ordering::Relaxed);
+    }
+
+    /// Close the connection instead of reading each of the next `n`
+    /// encrypted packets (server-wide): requests in them are lost before
+    /// the server reads them, and the client must send them again.
+    pub fn set_cut_before_read(&self, n: u32) {
+        self.shared
+            .cut_before_read
+            .store(u64::from(n), Ordering::Relaxed);
     }
 
     /// Shifts the server's clock by `secs` from now on.

@@ -26,6 +26,7 @@ usage: mtproto-localdc --rsa-key PATH [options]
   --bad-salt N             answer the first N client messages with bad_server_salt
   --bad-msg CODE:N         answer the first N client messages with bad_msg_notification CODE
   --drop-after-bytes N     cut each connection after it has written N bytes
+  --drop-after-read-bytes N  cut each connection after it has read N bytes from its client
   --mtproxy-secret HEX     act as an MTProxy endpoint with this secret (obfuscation required)
   --key-db PATH            persist permanent auth keys in this SQLite file (default: RAM only)
   --help                   print this text
@@ -42,6 +43,7 @@ struct Args {
     clock_offset: i64,
     faults: Faults,
     drop_after_bytes: Option<u64>,
+    drop_after_read_bytes: Option<u64>,
     mtproxy_secret: Option<MtProxySecret>,
     key_db: Option<PathBuf>,
 }
@@ -55,6 +57,7 @@ fn parse_args(raw: impl Iterator<Item = String>) -> Result<Option<Args>, String>
     let mut clock_offset = 0;
     let mut faults = Faults::default();
     let mut drop_after_bytes = None;
+    let mut drop_after_read_bytes = None;
     let mut mtproxy_secret = None;
     let mut key_db = None;
     let mut raw = raw.peekable();
@@ -99,6 +102,7 @@ fn parse_args(raw: impl Iterator<Item = String>) -> Result<Option<Args>, String>
                 faults.force_bad_msg = (n > 0).then_some((code, n));
             }
             "--drop-after-bytes" => drop_after_bytes = Some(num(&flag, &value()?)?),
+            "--drop-after-read-bytes" => drop_after_read_bytes = Some(num(&flag, &value()?)?),
             "--mtproxy-secret" => {
                 let v = value()?;
                 let s =
@@ -122,6 +126,7 @@ fn parse_args(raw: impl Iterator<Item = String>) -> Result<Option<Args>, String>
         clock_offset,
         faults,
         drop_after_bytes,
+        drop_after_read_bytes,
         mtproxy_secret,
         key_db,
     }))
@@ -196,6 +201,9 @@ fn run(args: Args) -> Result<(), String> {
             .faults(args.faults);
         if let Some(n) = args.drop_after_bytes {
             builder = builder.drop_after_bytes(n);
+        }
+        if let Some(n) = args.drop_after_read_bytes {
+            builder = builder.drop_after_read_bytes(n);
         }
         if let Some(path) = args.key_db {
             builder = builder.key_db(path);

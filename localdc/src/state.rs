@@ -29,6 +29,24 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug)]
 pub(crate) struct ConnLink {
     pub wake: Notify,
+    /// Set (then `wake`) to close the connection from elsewhere, without
+    /// sending what is queued after that point.
+    pub cut: std::sync::atomic::AtomicBool,
+}
+
+impl ConnLink {
+    pub fn new() -> Self {
+        ConnLink {
+            wake: Notify::new(),
+            cut: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Closes the connection at once: queued packets are not sent.
+    pub fn cut(&self) {
+        self.cut.store(true, Ordering::Relaxed);
+        self.wake.notify_one();
+    }
 }
 
 /// One (auth key, session_id) pair.
@@ -102,6 +120,12 @@ pub(crate) struct Shared {
     pub clock_offset: AtomicI64,
     /// Cut each connection after it has written this many bytes; 0 = off.
     pub drop_after_bytes: AtomicU64,
+    /// Cut each connection after it has read this many bytes from its
+    /// client (the other direction); 0 = off.
+    pub drop_after_read_bytes: AtomicU64,
+    /// Close the connection instead of reading the next this-many
+    /// encrypted packets (they are lost unread); 0 = off.
+    pub cut_before_read: AtomicU64,
     /// Pending injected faults, consumed by whichever session receives the
     /// next client messages.
     pub faults: Mutex<Faults>,
@@ -120,6 +144,8 @@ impl Shared {
             config,
             clock_offset: AtomicI64::new(clock_offset),
             drop_after_bytes: AtomicU64::new(drop_after),
+            drop_after_read_bytes: AtomicU64::new(0),
+            cut_before_read: AtomicU64::new(0),
             faults: Mutex::new(faults),
             keys: Mutex::new(HashMap::new()),
             counters: Mutex::new(HashMap::new()),

@@ -36,6 +36,9 @@ pub const OP_UNREGISTERED: u32 = 0x0A0A_0A0A;
 /// Echo, then ignore everything for 300 ms and close the connection: what
 /// the client sent meanwhile is lost and must be resent.
 pub const OP_DROP: u32 = 0x0C0C_0C0C;
+/// Echo, then forget every session (a server restart): the next message
+/// gets new_session_created.
+pub const OP_FORGET: u32 = 0x0F0F_0F0F;
 /// Forget the auth key: this and every later packet gets transport error
 /// −404 and the connection closes (what a server that lost the key does).
 pub const OP_404: u32 = 0x0404_0404;
@@ -212,6 +215,7 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>, stats: Arc<Stats
                 };
                 let sid = d.header.session_id;
                 let mut lose_key = false;
+                let mut forget = false;
                 let session = st.sessions.entry(sid).or_insert_with(|| {
                     ServerSession::new(sid, &mut StdRng::seed_from_u64(sid as u64))
                 });
@@ -238,6 +242,10 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>, stats: Arc<Stats
                             match op {
                                 OP_HOLD => {}
                                 OP_TRICKLE => trickle = true,
+                                OP_FORGET => {
+                                    session.reply(q.req_msg_id, Ok(q.body));
+                                    forget = true;
+                                }
                                 OP_PUSH => {
                                     for i in 0..arg {
                                         session.push(request(OP_UPDATE, i));
@@ -286,6 +294,10 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>, stats: Arc<Stats
                 let salt = st.salts.current(now.as_secs() as i64, &mut st.rng);
                 while let Some(pkt) = session.poll_transmit(&st.key, salt, now, 1024) {
                     let _ = codec.encode(&pkt, &mut out);
+                }
+                if forget {
+                    st.sessions.clear();
+                    session_id = None;
                 }
                 if drop_after {
                     break;

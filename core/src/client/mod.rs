@@ -47,6 +47,19 @@ use std::time::Duration;
 
 pub use crate::transport::Framing;
 
+/// What the update stream carries when pushed updates may have been lost:
+/// the body of `updatesTooLong#e317af7e`, the constructor Telegram itself
+/// sends for "too many updates, fetch the difference". The session puts it
+/// in the stream, in order with the updates around it, whenever the server
+/// re-creates its session (new_session_created after the first, S-17) or
+/// the client has to start a new one (bad_msg 17/32/33): anything pushed
+/// to the old session is gone, so an API client calls
+/// `updates.getDifference`, exactly as for the server's own
+/// updatesTooLong. The first new_session_created of a session is not
+/// marked: nothing was delivered before it, and a client that starts
+/// fetches its state anyway.
+pub const GAP_MARKER: [u8; 4] = 0xe317_af7eu32.to_le_bytes();
+
 /// Every way a call can fail. Bindings mirror this enum one to one; the
 /// variants and their meaning are stable.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -117,7 +130,8 @@ pub enum StateEvent {
     /// A new auth key was created and saved to the store.
     KeyCreated,
     /// The server created a new session for us (S-17): updates sent in
-    /// the meantime may be lost; an API client calls updates.getDifference.
+    /// the meantime may be lost. After the first, the update stream
+    /// carries [`GAP_MARKER`] at that point too.
     ServerSessionCreated,
     /// `AUTH_KEY_UNREGISTERED` (401): the key is not logged in. The
     /// session stays open (a login flow runs over it).

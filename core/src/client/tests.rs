@@ -772,8 +772,9 @@ fn client_transport_404_forgets_the_key_and_closes() {
 fn client_single_404_is_confirmed_before_the_key_is_forgotten() {
     let server = FakeServer::start();
     let rt = Runtime::new().unwrap();
-    let c = config_for(&server);
+    let mut c = config_for(&server);
     let store = server.store();
+    c.store = store.clone();
     let s = rt.open_session(c).unwrap();
     let states = record_states(&s);
     let r = s.invoke_blocking(request(OP_404_ONCE, 3), 10 * SEC);
@@ -812,4 +813,40 @@ fn client_trickling_peer_is_dropped_within_the_keepalive() {
     assert!(took < 5 * SEC, "dropped after {took:?}");
     s.close();
     let _ = pending.join();
+}
+
+/// S-17: when the server re-creates the session (here it forgets every
+/// session, as after a restart), the update stream carries GAP_MARKER at
+/// that point, after the updates delivered before it; the first
+/// new_session_created of a session is not marked. The new salt is
+/// persisted.
+#[test]
+fn client_server_session_recreated_puts_a_gap_marker_in_the_stream() {
+    let server = FakeServer::start();
+    let rt = Runtime::new().unwrap();
+    let mut c = config_for(&server);
+    let store = server.store();
+    c.store = store.clone();
+    let s = rt.open_session(c).unwrap();
+    s.invoke_blocking(request(OP_PUSH, 2), 5 * SEC).unwrap();
+    s.invoke_blocking(request(OP_FORGET, 0), 5 * SEC).unwrap();
+    s.invoke_blocking(request(OP_PUSH, 1), 5 * SEC).unwrap();
+    let mut got = Vec::new();
+    while got.len() < 4 {
+        let batch = s.next_updates(16, 5 * SEC).unwrap();
+        assert!(!batch.is_empty(), "timed out after {got:?}");
+        got.extend(batch);
+    }
+    assert_eq!(
+        got,
+        vec![
+            request(OP_UPDATE, 0),
+            request(OP_UPDATE, 1),
+            GAP_MARKER.to_vec(),
+            request(OP_UPDATE, 0),
+        ]
+    );
+    wait_until("the salt persisted", 5 * SEC, || {
+        store.load(DC).unwrap().is_some_and(|st| st.salt != 0)
+    });
 }

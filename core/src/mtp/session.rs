@@ -132,6 +132,10 @@ pub const SAME_ID_RESEND_MAX_AGE_SECS: i64 = 150;
 /// for the answers the server owes it before the new session starts.
 pub const RENEW_DRAIN_MAX: Duration = Duration::from_secs(30);
 
+/// The smallest packet budget the adaptive limit goes down to (one
+/// message may still exceed it: a packet always carries at least one).
+const MIN_PACKET_LIMIT: usize = 1024;
+
 /// How deep msg_copy / gzip_packed may nest inside one message.
 pub const MAX_NESTING: usize = 4;
 
@@ -249,6 +253,14 @@ pub struct Session {
     renew: Option<Renew>,
     /// The session replaced last: its late packets are ignored, not errors.
     previous_session: Option<i64>,
+    /// Plaintext bytes per packet now: `max_packet_bytes`, halved after
+    /// each connection that died before the server confirmed anything and
+    /// doubled back after one that did. A link that dies after N bytes
+    /// every time would otherwise never carry a packet larger than N, and
+    /// the same large container of re-sends would be cut forever.
+    packet_limit: usize,
+    /// The server acknowledged or answered something on this connection.
+    progress: bool,
     rng: StdRng,
 }
 
@@ -359,8 +371,10 @@ impl Session {
         ids.set_time_offset(time_offset);
         let config = SessionConfig {
             max_container_messages: config.max_container_messages.clamp(1, 1024),
+            max_packet_bytes: config.max_packet_bytes.max(MIN_PACKET_LIMIT),
             ..config
         };
+        let packet_limit = config.max_packet_bytes;
         Session {
             session_id: rng.next_u64() as i64,
             config,
@@ -390,6 +404,8 @@ impl Session {
             wall_base: Duration::ZERO,
             renew: None,
             previous_session: None,
+            packet_limit,
+            progress: false,
             rng,
         }
     }
@@ -520,6 +536,17 @@ impl Session {
     /// requests are made again when needed, state requests re-asked.
     pub fn on_disconnected(&mut self) {
         self.connected = false;
+        let waiting = self
+            .sent
+            .values()
+            .any(|s| s.out.content_related && !s.acked);
+        self.packet_limit = if std::mem::take(&mut self.progress) {
+            (self.packet_limit * 2).min(self.config.max_packet_bytes)
+        } else if waiting {
+            (self.packet_limit / 2).max(MIN_PACKET_LIMIT)
+        } else {
+            self.packet_limit
+        };
         let mut dropped = Vec::new();
         for (&id, s) in self.sent.iter_mut() {
             // State requests of the old connection are asked again.
@@ -720,10 +747,9 @@ impl Session {
                 new: None,
             });
         }
+        let limit = self.packet_limit;
         let fits = |entries: usize, bytes: usize, size: usize, config: &SessionConfig| {
-            entries == 0
-                || (entries < config.max_container_messages
-                    && bytes + size <= config.max_packet_bytes)
+            entries == 0 || (entries < config.max_container_messages && bytes + size <= limit)
         };
         // Re-sends keep msg_id, seqno and bytes (S-24); what does not fit
         // stays in doubt for the next packet.
@@ -1133,7 +1159,11 @@ impl Session {
             }
             types::NewSessionCreated::CONSTRUCTOR_ID => {
                 let n = types::NewSessionCreated::from_bytes(body)?;
-                self.salt = n.server_salt;
+                // S-17: its salt is the one to use (and to persist).
+                if n.server_salt != self.salt {
+                    self.salt = n.server_salt;
+                    self.events.push_back(Event::SaltChanged(n.server_salt));
+                }
                 // S-17: resend what is older than first_msg_id and unanswered.
                 // When first_msg_id is one of our containers, the messages
                 // inside it have smaller ids (M-7) but were received with it
@@ -1262,6 +1292,7 @@ impl Session {
             // Unknown or cancelled (S-20): the ack is all it gets.
             return;
         };
+        self.progress = true;
         if let Kind::Rpc(id) = sent.out.kind {
             let result = match r.answer {
                 RpcAnswer::Ok(bytes) => Ok(bytes),
@@ -1287,6 +1318,7 @@ impl Session {
 
     fn on_ack(&mut self, msg_id: i64) {
         if let Some(s) = self.sent.get_mut(&msg_id) {
+            self.progress = true;
             match s.out.kind {
                 // Requests stay until their result arrives.
                 Kind::Rpc(_) | Kind::DropAnswer | Kind::FutureSalts => s.acked = true,

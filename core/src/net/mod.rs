@@ -119,6 +119,8 @@ pub(crate) struct Driver {
     /// Consecutive −404s with no packet accepted in between; the key is
     /// forgotten at [`KEY_LOST_CONFIRMATIONS`].
     key_not_found: u32,
+    /// A new_session_created was seen: later ones mark a gap.
+    server_session_seen: bool,
     /// Origin of the session's monotonic clock.
     epoch: Instant,
     /// `finish` ran (the normal end); otherwise `Drop` cleans up.
@@ -165,6 +167,7 @@ impl Driver {
             last_immediate: None,
             persist_job: None,
             key_not_found: 0,
+            server_session_seen: false,
             epoch: Instant::now(),
             finished: false,
         }
@@ -762,6 +765,11 @@ impl Driver {
                 }
                 Event::Update(body) => updates.push(body),
                 Event::NewSessionCreated { .. } => {
+                    // Its salt is the key's from now on (S-17): persisted.
+                    self.salts_dirty = true;
+                    if std::mem::replace(&mut self.server_session_seen, true) {
+                        updates.push(crate::client::GAP_MARKER.to_vec());
+                    }
                     if !updates.is_empty() {
                         self.send_updates(std::mem::take(&mut updates));
                     }
@@ -770,8 +778,11 @@ impl Driver {
                 Event::SessionReset { .. } => {
                     tracing::info!(
                         session = self.shared.id,
-                        "session reset after a seqno desync"
+                        "new session after bad_msg 17/32/33"
                     );
+                    // Updates pushed to the old session are gone; the new
+                    // session's new_session_created is marked, not skipped.
+                    self.server_session_seen = true;
                 }
                 Event::SaltChanged(_) => {
                     // The salt itself is key material of a kind: never logged.
