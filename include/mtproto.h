@@ -41,6 +41,16 @@
 #include <stdint.h>
 
 /**
+ * The first four bytes (read little-endian) of the update that marks a gap
+ * in a session's update stream: `updatesTooLong#e317af7e`, which Telegram
+ * itself sends for "fetch the difference". It arrives, in order, through
+ * the updates callback and `mtp_session_next_updates` when the server
+ * re-created the session and updates pushed meanwhile may be lost; an API
+ * client then calls `updates.getDifference`.
+ */
+#define MTP_GAP_MARKER_ID 3809980286
+
+/**
  * What a call did. One enum for the whole library; the numbers are stable
  * and will never be reused for another meaning (new codes are only
  * appended).

@@ -30,6 +30,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(testing::test_counter, m)?)?;
     m.add_function(wrap_pyfunction!(testing::test_drop_connection, m)?)?;
     m.add_function(wrap_pyfunction!(testing::test_cancelled_count, m)?)?;
+    m.add_function(wrap_pyfunction!(testing::test_counter_slow, m)?)?;
+    m.add_function(wrap_pyfunction!(testing::test_forget_session, m)?)?;
     m.add_function(wrap_pyfunction!(testing::test_parse_payload, m)?)?;
     m.add_function(wrap_pyfunction!(testing::test_parse_update, m)?)?;
     m.add_function(wrap_pyfunction!(testing::test_parse_count, m)?)?;
@@ -43,5 +45,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TEST_TL", testing::TEST_TL)?;
     m.add("MAX_REQUEST_BYTES", mtproto::client::MAX_REQUEST_BYTES)?;
     m.add("DEFAULT_LAYER", mtproto::client::DEFAULT_LAYER)?;
+    m.add(
+        "GAP_MARKER",
+        pyo3::types::PyBytes::new(m.py(), &mtproto::client::GAP_MARKER),
+    )?;
     Ok(())
 }

@@ -181,6 +181,36 @@ pub fn test_drop_connection(py: Python<'_>) -> Bound<'_, PyBytes> {
     call_bytes(py, Call::DropConnection)
 }
 
+/// `test.counterSlow key ms cut` (cut: 0 never, 1 after it ran, 2 after
+/// the answer left).
+#[pyfunction]
+pub fn test_counter_slow(
+    py: Python<'_>,
+    key: String,
+    ms: i32,
+    cut: i32,
+) -> PyResult<Bound<'_, PyBytes>> {
+    let cut = match cut {
+        0 => api::Cut::Never,
+        1 => api::Cut::AfterRun,
+        2 => api::Cut::AfterAnswer,
+        _ => {
+            return Err(crate::errors::invalid_input(
+                py,
+                "cut must be 0, 1 or 2",
+                None,
+            ))
+        }
+    };
+    Ok(call_bytes(py, Call::CounterSlow { key, ms, cut }))
+}
+
+/// `test.forgetSession`.
+#[pyfunction]
+pub fn test_forget_session(py: Python<'_>) -> Bound<'_, PyBytes> {
+    call_bytes(py, Call::ForgetSession)
+}
+
 /// `test.cancelledCount`.
 #[pyfunction]
 pub fn test_cancelled_count(py: Python<'_>) -> Bound<'_, PyBytes> {

@@ -277,3 +277,51 @@ def test_a_loop_handler_outliving_its_loop_still_gets_every_update(
     assert wait_until(lambda: len(got) == 7), len(got)
     seqs = [parse_update(u)[0] for u in got]
     assert seqs == [1, 2, 3, 1, 2, 3, 4]
+
+
+def test_s17_forgotten_session_puts_the_gap_marker_in_both_forms(dc: LocalDc) -> None:
+    """S-17: when the server re-creates the session, GAP_MARKER arrives in
+    the update stream, after the updates before it, in the pull form and
+    in the handler form."""
+    from mtproto.testing import forget_session
+
+    with dc.session() as s:
+        seen: list[bytes] = []
+        s.set_update_handler(seen.append)
+        s.invoke_sync(push_updates(2, 4))
+        s.invoke_sync(forget_session())
+        s.invoke_sync(push_updates(1, 4))
+        assert wait_until(lambda: len(seen) >= 4)
+        assert seen[2] == mtproto.GAP_MARKER
+        assert [parse_update(u)[0] for u in seen[:2] + seen[3:]] == [1, 2, 1]
+
+    async def pull() -> list[bytes]:
+        with dc.session() as s:
+            await s.invoke(echo(b"start"))
+            await s.invoke(forget_session())
+            await s.invoke(push_updates(1, 4))
+            got: list[bytes] = []
+            async for u in s.updates():
+                got.append(u)
+                if len(got) == 2:
+                    break
+            return got
+
+    got = run(pull())
+    assert got[0] == mtproto.GAP_MARKER
+    assert parse_update(got[1])[0] == 1
+
+
+def test_m10_counter_slow_cuts_run_once(dc: LocalDc) -> None:
+    """M-10, S-24: cuts after the query ran and after its answer left the
+    server; each request completes once and ran once."""
+    from mtproto.testing import CUT_AFTER_ANSWER, CUT_AFTER_RUN, counter_slow, parse_count
+
+    with dc.session() as s:
+        s.invoke_sync(echo(b"warm"))
+        for i, cut in enumerate([CUT_AFTER_RUN, CUT_AFTER_ANSWER] * 2):
+            key = f"py-cut-{cut}-{i}"
+            assert parse_count(s.invoke_sync(counter_slow(key, 50 * (i % 2), cut))) == 1
+            assert dc.counter(key) == 1
+    with pytest.raises(mtproto.InvalidInput):
+        counter_slow("x", 0, 7)

@@ -518,6 +518,12 @@ int32_t uniffi_mtproto_uniffi_fn_func_default_layer(RustCallStatus *_Nonnull out
 int8_t uniffi_mtproto_uniffi_fn_func_flush_log(uint64_t timeout_ms, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_FUNC_GAP_MARKER
+#define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_FUNC_GAP_MARKER
+RustBuffer uniffi_mtproto_uniffi_fn_func_gap_marker(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_FUNC_SET_LOG_LEVEL
 #define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_FUNC_SET_LOG_LEVEL
 void uniffi_mtproto_uniffi_fn_func_set_log_level(RustBuffer level, RustCallStatus *_Nonnull out_status
@@ -797,6 +803,12 @@ uint16_t uniffi_mtproto_uniffi_checksum_func_default_layer(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_FUNC_FLUSH_LOG
 #define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_FUNC_FLUSH_LOG
 uint16_t uniffi_mtproto_uniffi_checksum_func_flush_log(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_FUNC_GAP_MARKER
+#define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_FUNC_GAP_MARKER
+uint16_t uniffi_mtproto_uniffi_checksum_func_gap_marker(void
     
 );
 #endif

@@ -52,6 +52,20 @@ pub use codec::{
     mtp_schema_layer, mtp_schema_new, mtp_schema_new_telegram,
 };
 pub use error::mtp_result;
+
+/// The first four bytes (read little-endian) of the update that marks a gap
+/// in a session's update stream: `updatesTooLong#e317af7e`, which Telegram
+/// itself sends for "fetch the difference". It arrives, in order, through
+/// the updates callback and `mtp_session_next_updates` when the server
+/// re-created the session and updates pushed meanwhile may be lost; an API
+/// client then calls `updates.getDifference`.
+pub const MTP_GAP_MARKER_ID: u32 = 0xe317_af7e;
+
+#[cfg(test)]
+#[test]
+fn gap_marker_id_is_the_core_marker() {
+    assert_eq!(MTP_GAP_MARKER_ID.to_le_bytes(), mtproto::client::GAP_MARKER);
+}
 pub use log::{mtp_log_flush, mtp_set_log_callback, mtp_set_log_level};
 pub use runtime::{mtp_runtime, mtp_runtime_free, mtp_runtime_new};
 pub use session::{

@@ -6,6 +6,9 @@ bytes with ``await session.invoke(data)`` (asyncio) or
 updates through a handler or ``async for``. Build and read TL values with
 :class:`Schema` (``Schema.telegram()`` is Telegram's API, bundled). The
 core's log goes to the ``mtproto`` logger of :mod:`logging`.
+:data:`GAP_MARKER` (the bytes of ``updatesTooLong``) appears in the update
+stream where pushed updates may have been lost (the server re-created the
+session): an API client then fetches ``updates.getDifference``.
 :mod:`mtproto.testing` starts a local data center for tests.
 """
 
@@ -22,7 +25,7 @@ from ._errors import (
     TransportError,
 )
 from ._logging import TRACE, flush_log, sync_log_level
-from ._native import DEFAULT_LAYER, MAX_REQUEST_BYTES
+from ._native import DEFAULT_LAYER, GAP_MARKER, MAX_REQUEST_BYTES
 from ._schema import Schema
 from ._types import ClientInfo, State, StateEvent
 
@@ -47,6 +50,7 @@ __all__ = [
     "AuthError",
     "StorageError",
     "DEFAULT_LAYER",
+    "GAP_MARKER",
     "MAX_REQUEST_BYTES",
     "TRACE",
     "flush_log",

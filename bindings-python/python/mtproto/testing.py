@@ -38,6 +38,11 @@ __all__ = [
     "counter",
     "drop_connection",
     "cancelled_count",
+    "counter_slow",
+    "forget_session",
+    "CUT_NEVER",
+    "CUT_AFTER_RUN",
+    "CUT_AFTER_ANSWER",
     "parse_payload",
     "parse_update",
     "parse_count",
@@ -156,6 +161,27 @@ def counter(key: str) -> bytes:
 def drop_connection() -> bytes:
     """``test.dropConnection``: answered, then the connection is closed."""
     return _native.test_drop_connection()
+
+
+CUT_NEVER = 0
+CUT_AFTER_RUN = 1
+CUT_AFTER_ANSWER = 2
+
+
+def counter_slow(key: str, ms: int = 0, cut: int = CUT_NEVER) -> bytes:
+    """``test.counterSlow``: increments ``key`` on arrival, answers its
+    value after ``ms`` milliseconds, and cuts the connection after the
+    query ran (:data:`CUT_AFTER_RUN`) or after its answer left the server
+    (:data:`CUT_AFTER_ANSWER`); the answer then comes on the next
+    connection."""
+    return _native.test_counter_slow(key, ms, cut)
+
+
+def forget_session() -> bytes:
+    """``test.forgetSession``: answered, then the server forgets the
+    session; its next message gets new_session_created, and the update
+    stream then carries :data:`mtproto.GAP_MARKER`."""
+    return _native.test_forget_session()
 
 
 def cancelled_count() -> bytes:

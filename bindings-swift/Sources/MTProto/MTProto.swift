@@ -3245,6 +3245,20 @@ public func flushLog(timeoutMs: UInt64) -> Bool  {
 })
 }
 /**
+ * The update that marks a gap in a session's update stream: the bytes of
+ * `updatesTooLong#e317af7e`, Telegram's own "fetch the difference". It
+ * reaches the update listener and `nextUpdates`, in order, when the server
+ * re-created the session and updates pushed meanwhile may be lost; an API
+ * client then calls `updates.getDifference`.
+ */
+public func gapMarker() -> Data  {
+    return try!  FfiConverterData.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mtproto_uniffi_fn_func_gap_marker(uniffiCallStatus
+    )
+})
+}
+/**
  * Changes the level of the listener set by [`set_log_listener`]; `None`
  * pauses logging.
  */
@@ -3290,6 +3304,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mtproto_uniffi_checksum_func_flush_log() != 6768) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mtproto_uniffi_checksum_func_gap_marker() != 38244) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mtproto_uniffi_checksum_func_set_log_level() != 19503) {

@@ -26,6 +26,10 @@ enum TestApi {
         le(0x0e84_1a3c) + le(UInt32(bitPattern: count)) + le(UInt32(bitPattern: size))
     }
 
+    /// `test.forgetSession`: answered, then the server forgets the session;
+    /// the update stream then carries `gapMarker()`.
+    static func forgetSession() -> Data { le(0x5434_8f76) }
+
     static func u32(_ d: Data, _ at: Int) -> UInt32 {
         let b = [UInt8](d[d.startIndex + at ..< d.startIndex + at + 4])
         return UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24

@@ -219,6 +219,19 @@ size_t tl_cancelled_count(uint8_t *out) {
   return 4;
 }
 
+size_t tl_counter_slow(uint8_t *out, const char *key, int32_t ms, int32_t cut) {
+  put_u32(out, 0xea6b2c5fu);
+  size_t n = 4 + put_bytes(out + 4, (const uint8_t *)key, strlen(key));
+  put_u32(out + n, (uint32_t)ms);
+  put_u32(out + n + 4, (uint32_t)cut);
+  return n + 8;
+}
+
+size_t tl_forget_session(uint8_t *out) {
+  put_u32(out, 0x54348f76u);
+  return 4;
+}
+
 long tl_parse_payload(const uint8_t *in, size_t len, const uint8_t **data) {
   if (len < 8 || tl_u32(in) != 0xb750c89eu) return -1;
   return get_bytes(in + 4, len - 4, data);

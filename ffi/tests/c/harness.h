@@ -75,6 +75,9 @@ size_t tl_sleep(uint8_t *out, int32_t ms);
 size_t tl_push_updates(uint8_t *out, int32_t count, int32_t size);
 size_t tl_error(uint8_t *out, int32_t code, const char *message);
 size_t tl_cancelled_count(uint8_t *out);
+/* test.counterSlow: cut 0 never, 1 after it ran, 2 after the answer left. */
+size_t tl_counter_slow(uint8_t *out, const char *key, int32_t ms, int32_t cut);
+size_t tl_forget_session(uint8_t *out);
 
 /* Reads test.payload; returns the payload length or -1, sets *data. */
 long tl_parse_payload(const uint8_t *in, size_t len, const uint8_t **data);

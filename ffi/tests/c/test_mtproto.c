@@ -821,6 +821,65 @@ static void test_updates_callback_gets_every_update_in_order_and_release_runs(mt
   latch_destroy(&u.received);
 }
 
+/* S-17: when the server forgets the session, MTP_GAP_MARKER_ID arrives in
+ * the pulled stream after the updates before it and before the ones after. */
+static void test_gap_marker_when_the_server_forgets_the_session(mtp_runtime *rt) {
+  mtp_session *s = open_session(rt);
+  push_updates(s, 2, 4);
+  uint8_t req[16];
+  size_t n = tl_forget_session(req);
+  mtp_buffer *out = blocking(s, req, n, MTP_OK);
+  if (out) mtp_buffer_free(out);
+  push_updates(s, 1, 4);
+  uint32_t firsts[4] = {0};
+  long seqs[4] = {0};
+  size_t got = 0;
+  long deadline = now_ms() + WAIT_MS;
+  while (got < 4 && now_ms() < deadline) {
+    mtp_update_batch *batch = NULL;
+    mtp_result rc = mtp_session_next_updates(s, 16, 1000, &batch);
+    if (rc == MTP_ERR_TIMEOUT) continue;
+    CHECK_OK(rc);
+    if (rc != MTP_OK) break;
+    size_t count = 0;
+    CHECK_OK(mtp_update_batch_count(batch, &count));
+    for (size_t i = 0; i < count && got < 4; i++, got++) {
+      const uint8_t *data;
+      size_t len;
+      CHECK_OK(mtp_update_batch_get(batch, i, &data, &len));
+      CHECK(len >= 4);
+      firsts[got] = tl_u32(data);
+      seqs[got] = tl_parse_update_seq(data, len);
+    }
+    mtp_update_batch_free(batch);
+  }
+  CHECK(got == 4);
+  CHECK(seqs[0] == 1 && seqs[1] == 2);
+  CHECK(firsts[2] == MTP_GAP_MARKER_ID);
+  CHECK(seqs[3] == 1);
+  CHECK_OK(mtp_session_free(s));
+}
+
+/* M-10, S-24: test.counterSlow cuts the connection after the query ran and
+ * after its answer left the server: each call still answers 1, once. */
+static void test_cuts_after_run_and_after_answer_run_once(mtp_session *s) {
+  for (int i = 0; i < 4; i++) {
+    char key[64];
+    snprintf(key, sizeof key, "c-cut-%d-%ld", i, now_ms());
+    uint8_t req[128];
+    size_t n = tl_counter_slow(req, key, (i % 2) * 50, 1 + i % 2);
+    mtp_buffer *out = blocking(s, req, n, MTP_OK);
+    if (!out) continue;
+    const uint8_t *data;
+    size_t len;
+    CHECK_OK(mtp_buffer_data(out, &data, &len));
+    int64_t value = 0;
+    CHECK(tl_parse_count(data, len, &value));
+    CHECK(value == 1);
+    mtp_buffer_free(out);
+  }
+}
+
 static void test_pulled_updates_come_in_batches_and_time_out_when_idle(mtp_session *s) {
   mtp_update_batch *batch = (mtp_update_batch *)0x1;
   CHECK_RC(mtp_session_next_updates(s, 0, 0, &batch), MTP_ERR_TIMEOUT);
@@ -1101,6 +1160,8 @@ int main(int argc, char **argv) {
   RUN(test_four_threads_invoke_concurrently(s));
   RUN(test_updates_callback_gets_every_update_in_order_and_release_runs(s));
   RUN(test_pulled_updates_come_in_batches_and_time_out_when_idle(s));
+  RUN(test_gap_marker_when_the_server_forgets_the_session(rt));
+  RUN(test_cuts_after_run_and_after_answer_run_once(s));
   RUN(test_state_callback_sees_connected_then_closed_and_closed_sessions_refuse_calls(rt));
   RUN(test_callbacks_may_call_back_in_and_free_their_own_session(rt));
   RUN(test_log_callback_gets_core_records_on_its_own_thread(rt));

@@ -440,6 +440,16 @@ pub fn default_layer() -> i32 {
     mtproto::client::DEFAULT_LAYER
 }
 
+/// The update that marks a gap in a session's update stream: the bytes of
+/// `updatesTooLong#e317af7e`, Telegram's own "fetch the difference". It
+/// reaches the update listener and `nextUpdates`, in order, when the server
+/// re-created the session and updates pushed meanwhile may be lost; an API
+/// client then calls `updates.getDifference`.
+#[uniffi::export]
+pub fn gap_marker() -> Vec<u8> {
+    mtproto::client::GAP_MARKER.to_vec()
+}
+
 // ---------------------------------------------------------------- runtime
 
 /// Owns the network thread and the dispatcher thread of any number of

@@ -780,6 +780,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_mtproto_uniffi_checksum_func_flush_log(
     ): Int
+    external fun uniffi_mtproto_uniffi_checksum_func_gap_marker(
+    ): Int
     external fun uniffi_mtproto_uniffi_checksum_func_set_log_level(
     ): Int
     external fun uniffi_mtproto_uniffi_checksum_func_set_log_listener(
@@ -954,6 +956,8 @@ internal object UniffiLib {
     ): Int
     external fun uniffi_mtproto_uniffi_fn_func_flush_log(`timeoutMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Byte
+    external fun uniffi_mtproto_uniffi_fn_func_gap_marker(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_mtproto_uniffi_fn_func_set_log_level(`level`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_mtproto_uniffi_fn_func_set_log_listener(`level`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1081,6 +1085,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_mtproto_uniffi_checksum_func_flush_log() and 0xFFFF) != 6768) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_mtproto_uniffi_checksum_func_gap_marker() and 0xFFFF) != 38244) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_mtproto_uniffi_checksum_func_set_log_level() and 0xFFFF) != 19503) {
@@ -4396,6 +4403,23 @@ public object FfiConverterSequenceByteArray: FfiConverterRustBuffer<List<kotlin.
     
         
         FfiConverterULong.lower(`timeoutMs`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The update that marks a gap in a session's update stream: the bytes of
+         * `updatesTooLong#e317af7e`, Telegram's own "fetch the difference". It
+         * reaches the update listener and `nextUpdates`, in order, when the server
+         * re-created the session and updates pushed meanwhile may be lost; an API
+         * client then calls `updates.getDifference`.
+         */ fun `gapMarker`(): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_mtproto_uniffi_fn_func_gap_marker(
+    
+        _status)
 }
     )
     }

@@ -120,6 +120,43 @@ class SessionTest {
     }
 
     @Test
+    fun `a forgotten server session puts the gap marker in the stream, for the listener and for pulls`() {
+        open().withSession { s ->
+            val got = Collections.synchronizedList(mutableListOf<ByteArray>())
+            val four = CountDownLatch(4)
+            s.setUpdateListener(object : UpdateListener {
+                override fun onUpdates(batch: List<ByteArray>) {
+                    for (u in batch) { got.add(u); four.countDown() }
+                }
+            })
+            s.invoke(TestApi.pushUpdates(2, 4))
+            s.invoke(TestApi.forgetSession())
+            s.invoke(TestApi.pushUpdates(1, 4))
+            assertTrue(four.await(20, TimeUnit.SECONDS), "only ${got.size} arrived")
+            assertTrue(got[2].contentEquals(gapMarker()), "the third is the marker")
+            assertEquals(listOf(1, 2, 1), listOf(got[0], got[1], got[3]).map { TestApi.update(it).first })
+        }
+        open().withSession { s ->
+            s.invoke(TestApi.echo(byteArrayOf(1)))
+            s.invoke(TestApi.forgetSession())
+            s.invoke(TestApi.pushUpdates(1, 4))
+            val pulled = mutableListOf<ByteArray>()
+            val deadline = System.nanoTime() + 20_000_000_000L
+            while (pulled.size < 2 && System.nanoTime() < deadline) pulled.addAll(s.nextUpdates(8u, 1_000u))
+            assertTrue(pulled[0].contentEquals(gapMarker()))
+            assertEquals(1, TestApi.update(pulled[1]).first)
+        }
+    }
+
+    @Test
+    fun `cuts after the query ran and after its answer left still run it once`() = open().withSession { s ->
+        for ((i, cut) in listOf(TestApi.Cut.AFTER_RUN, TestApi.Cut.AFTER_ANSWER).withIndex()) {
+            val key = "kt-cut-$i-${System.nanoTime()}"
+            assertEquals(1L, TestApi.count(s.invoke(TestApi.counterSlow(key, 50 * i, cut))))
+        }
+    }
+
+    @Test
     fun `updates can be pulled in batches when no listener is set`() = open().withSession { s ->
         assertTrue(TestApi.isTrue(s.invoke(TestApi.pushUpdates(300, 8))))
         val seqs = mutableListOf<Int>()

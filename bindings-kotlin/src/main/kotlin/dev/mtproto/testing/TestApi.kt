@@ -19,6 +19,8 @@ object TestApi {
     const val SLEEP = 0x16e1c9d6
     const val PUSH_UPDATES = 0x0e841a3c
     const val CANCELLED_COUNT = 0x6e16d7e7
+    const val COUNTER_SLOW = 0xea6b2c5f.toInt()
+    const val FORGET_SESSION = 0x54348f76
     const val PAYLOAD = 0xb750c89e.toInt()
     const val UPDATE = 0x953f0002.toInt()
     const val COUNT = 0xf817aaab.toInt()
@@ -44,6 +46,20 @@ object TestApi {
     fun sleep(ms: Int) = Writer().int(SLEEP).int(ms).done()
     fun pushUpdates(count: Int, size: Int) = Writer().int(PUSH_UPDATES).int(count).int(size).done()
     fun cancelledCount() = Writer().int(CANCELLED_COUNT).done()
+
+    /** Where `test.counterSlow` cuts the connection. */
+    enum class Cut(val code: Int) { NEVER(0), AFTER_RUN(1), AFTER_ANSWER(2) }
+
+    /**
+     * `test.counterSlow`: counts `key` on arrival, answers its value after
+     * `ms`, cutting the connection after the query ran or after its answer
+     * left the server; the answer then comes on the next connection.
+     */
+    fun counterSlow(key: String, ms: Int, cut: Cut) =
+        Writer().int(COUNTER_SLOW).bytes(key.toByteArray()).int(ms).int(cut.code).done()
+
+    /** `test.forgetSession`: answered, then the server forgets the session. */
+    fun forgetSession() = Writer().int(FORGET_SESSION).done()
 
     class Reader(bytes: ByteArray) {
         private val buf = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN)
