@@ -64,7 +64,10 @@ pub const MTP_GAP_MARKER_ID: u32 = 0xe317_af7e;
 #[cfg(test)]
 #[test]
 fn gap_marker_id_is_the_core_marker() {
-    assert_eq!(MTP_GAP_MARKER_ID.to_le_bytes(), mtproto::client::GAP_MARKER);
+    assert_eq!(
+        MTP_GAP_MARKER_ID.to_le_bytes(),
+        mtproto_core::client::GAP_MARKER
+    );
 }
 pub use log::{mtp_log_flush, mtp_set_log_callback, mtp_set_log_level};
 pub use runtime::{mtp_runtime, mtp_runtime_free, mtp_runtime_new};
