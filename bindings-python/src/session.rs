@@ -226,7 +226,7 @@ impl Runtime {
         // without the GIL.
         let opened = py.detach(move || -> Result<ClientSession, Error> {
             if let Some(path) = store {
-                let sqlite: Arc<dyn SessionStore> = Arc::new(SqliteStore::open(path)?);
+                let sqlite: Arc<dyn SessionStore> = SqliteStore::shared(path)?;
                 config.store = sqlite;
             } else {
                 config.store = Arc::new(MemoryStore::new());

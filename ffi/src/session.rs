@@ -185,7 +185,7 @@ unsafe fn to_config(c: &mtp_session_config) -> FfiResult<SessionConfig> {
                 "config.store_path is empty (use NULL for memory)",
             ));
         }
-        config.store = Arc::new(SqliteStore::open(path).map_err(CoreError::from)?);
+        config.store = SqliteStore::shared(path).map_err(CoreError::from)?;
     }
     Ok(config)
 }

@@ -381,6 +381,51 @@ fn client_stored_key_is_reused_on_second_open() {
     assert_eq!(dc.auth_key_count(), 1);
 }
 
+/// Sessions opened at once on one empty store make one key per DC between
+/// them (the others wait for it and use it), whether they share the store
+/// object or name the same SQLite file; before, 8 sessions made 8 keys.
+#[test]
+fn client_sessions_opened_at_once_on_one_store_make_one_key() {
+    let dc = start_dc();
+    let db = TempDb::new("one-key");
+    let rt = Runtime::new().unwrap();
+    let sessions: Vec<_> = (0..8)
+        .map(|_| {
+            let mut c: SessionConfig = config(&dc);
+            c.store = SqliteStore::shared(&db.0).unwrap();
+            rt.open_session(c).unwrap()
+        })
+        .collect();
+    let threads: Vec<_> = sessions
+        .iter()
+        .cloned()
+        .map(|s| std::thread::spawn(move || s.invoke_blocking(echo(b"k"), 30 * SEC)))
+        .collect();
+    for t in threads {
+        assert_eq!(echoed(&t.join().unwrap().unwrap()), b"k");
+    }
+    assert_eq!(dc.auth_key_count(), 1, "one key for eight sessions");
+    let memory: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    let more: Vec<_> = (0..4)
+        .map(|_| {
+            let mut c: SessionConfig = config(&dc);
+            c.store = memory.clone();
+            rt.open_session(c).unwrap()
+        })
+        .collect();
+    for s in &more {
+        assert_eq!(
+            echoed(&s.invoke_blocking(echo(b"m"), 30 * SEC).unwrap()),
+            b"m"
+        );
+    }
+    assert_eq!(
+        dc.auth_key_count(),
+        2,
+        "and one for the shared memory store"
+    );
+}
+
 #[test]
 fn client_init_connection_wraps_the_first_request() {
     let dc = start_dc();

@@ -51,6 +51,25 @@ pub(crate) fn wall_now() -> Duration {
         .unwrap_or_default()
 }
 
+/// The lock held while a key is made for one DC of one store (by the
+/// store's identity: bindings share one store per SQLite file).
+fn key_lock(store: &Arc<dyn crate::storage::SessionStore>, dc: i32) -> Arc<tokio::sync::Mutex<()>> {
+    type Locks = std::sync::Mutex<HashMap<(usize, i32), std::sync::Weak<tokio::sync::Mutex<()>>>>;
+    static LOCKS: std::sync::OnceLock<Locks> = std::sync::OnceLock::new();
+    let id = (Arc::as_ptr(store) as *const () as usize, dc);
+    let mut locks = LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(l) = locks.get(&id).and_then(std::sync::Weak::upgrade) {
+        return l;
+    }
+    locks.retain(|_, w| w.strong_count() > 0);
+    let l = Arc::new(tokio::sync::Mutex::new(()));
+    locks.insert(id, Arc::downgrade(&l));
+    l
+}
+
 /// The clock the [`Session`] runs its timers on: monotonic, from `epoch`.
 /// Unix time reaches it only through [`Session::set_wall_clock`], sampled
 /// on each connect, for msg_ids and salts (a step of the wall clock moves
@@ -212,14 +231,23 @@ impl Driver {
                 }
             };
             if self.session.is_none() {
-                conn = match self.create_key(conn).await {
-                    KeyStep::Ready(conn) => conn,
-                    KeyStep::Retry { flood } => {
-                        self.backoff(flood).await;
-                        continue;
-                    }
-                    KeyStep::Stop => break,
+                // One key per (store, DC): sessions opened at once on an
+                // empty store wait for the first to make it, then use it.
+                let lock = key_lock(&self.cfg.store, self.cfg.store_dc);
+                let Some(_making) = self.wait(lock.lock_owned()).await else {
+                    break;
                 };
+                if !self.adopt_stored_key().await {
+                    conn = match self.create_key(conn).await {
+                        KeyStep::Ready(conn) => conn,
+                        KeyStep::Retry { flood } => {
+                            drop(_making);
+                            self.backoff(flood).await;
+                            continue;
+                        }
+                        KeyStep::Stop => break,
+                    };
+                }
             }
             let Some(session) = self.session.as_mut() else {
                 break;
@@ -403,6 +431,26 @@ impl Driver {
         self.by_mtp.clear();
         for id in ids {
             self.end_request(id, Err(reason.clone()));
+        }
+    }
+
+    /// Installs the key another session saved meanwhile, if there is one.
+    async fn adopt_stored_key(&mut self) -> bool {
+        let store = self.cfg.store.clone();
+        let dc = self.cfg.store_dc;
+        match self
+            .wait(tokio::task::spawn_blocking(move || store.load(dc)))
+            .await
+        {
+            Some(Ok(Ok(Some(state)))) => {
+                tracing::debug!(
+                    session = self.shared.id,
+                    "using the key another session made"
+                );
+                self.install_session(state.auth_key, state.salt, state.time_offset);
+                true
+            }
+            _ => false,
         }
     }
 

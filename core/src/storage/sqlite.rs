@@ -3,8 +3,9 @@
 //! WAL journal with `synchronous=FULL`: a committed key survives a crash or
 //! a kill at any instant.
 
-use std::path::Path;
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -55,6 +56,30 @@ impl SqliteStore {
         Self::init(conn, path_str)
     }
 
+    /// The store of the database at `path`, shared: every caller naming the
+    /// same file (by any spelling of its path) while one is alive gets the
+    /// same store, hence one SQLite connection, one page cache and one
+    /// writer for all its sessions, and sessions opened at once on it create
+    /// one key per DC between them (see `net`). Bindings open stores this
+    /// way.
+    pub fn shared(path: impl AsRef<Path>) -> Result<Arc<SqliteStore>, StorageError> {
+        static OPEN: OnceLock<Mutex<HashMap<PathBuf, Weak<SqliteStore>>>> = OnceLock::new();
+        let key = canonical(path.as_ref());
+        let mut open = OPEN
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(store) = open.get(&key).and_then(Weak::upgrade) {
+            return Ok(store);
+        }
+        // Opening under the registry's lock: two first openers of one path
+        // cannot both create a connection.
+        let store = Arc::new(SqliteStore::open(path)?);
+        open.retain(|_, w| w.strong_count() > 0);
+        open.insert(key, Arc::downgrade(&store));
+        Ok(store)
+    }
+
     /// An in-memory database (tests).
     pub fn open_in_memory() -> Result<Self, StorageError> {
         Self::init(Connection::open_in_memory()?, ":memory:".into())
@@ -74,6 +99,22 @@ impl SqliteStore {
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// `path` made absolute with symlinks resolved; the file itself may not
+/// exist yet (its directory must, for SQLite to create it).
+fn canonical(path: &Path) -> PathBuf {
+    if let Ok(p) = std::fs::canonicalize(path) {
+        return p;
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match (std::fs::canonicalize(parent), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => path.to_path_buf(),
     }
 }
 
@@ -266,6 +307,22 @@ mod tests {
     }
 
     /// A corrupt key row is a typed error, not a panic.
+    #[test]
+    fn shared_stores_are_one_per_file() {
+        let path = tmp("shared");
+        let a = SqliteStore::shared(&path).unwrap();
+        let dir = path.parent().unwrap();
+        let other_spelling = dir.join(".").join(path.file_name().unwrap());
+        let b = SqliteStore::shared(&other_spelling).unwrap();
+        assert!(Arc::ptr_eq(&a, &b), "one store per file");
+        let c = SqliteStore::shared(tmp("shared-other")).unwrap();
+        assert!(!Arc::ptr_eq(&a, &c));
+        drop((a, b));
+        // Once every holder is gone, the next opener gets a fresh one.
+        let d = SqliteStore::shared(&path).unwrap();
+        assert_eq!(Arc::strong_count(&d), 1);
+    }
+
     #[test]
     fn corrupt_key_is_an_error() {
         let store = SqliteStore::open_in_memory().unwrap();

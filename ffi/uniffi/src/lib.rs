@@ -236,7 +236,7 @@ impl SessionConfig {
             if path.is_empty() {
                 return Err(invalid("store_path is empty"));
             }
-            c.store = Arc::new(SqliteStore::open(path).map_err(core::Error::from)?);
+            c.store = SqliteStore::shared(path).map_err(core::Error::from)?;
         } else {
             c.store = Arc::new(MemoryStore::new());
         }

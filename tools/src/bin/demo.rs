@@ -65,7 +65,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     // The client: one runtime thread, one session, keys in SQLite.
     let store_path = data_dir.join("client.db");
-    let store = Arc::new(SqliteStore::open(&store_path)?);
+    let store = SqliteStore::shared(&store_path)?;
     let had_key = store.load(2)?.is_some();
     step(&format!(
         "client store {} ({})",
