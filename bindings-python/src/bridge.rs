@@ -9,6 +9,9 @@
 //! one go. Under load a drain resolves hundreds of futures, so the GIL
 //! hand-over and the loop wake-up are paid once per batch, not per request.
 
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use mtproto::client::{Error, RequestResult, StateEvent};
@@ -46,12 +49,25 @@ struct Queue {
     items: Vec<Item>,
     /// A drain is scheduled and has not yet taken the queue.
     scheduled: bool,
+    /// A byte is in the wake socket and has not yet been read.
+    woken: bool,
+}
+
+/// A socket pair whose read end the loop watches (`loop.add_reader`): a
+/// producer on any thread wakes the loop by writing one byte, with no GIL.
+/// The loop then drains on its own thread, where the GIL is free to take.
+struct Waker {
+    read: UnixStream,
+    write: UnixStream,
 }
 
 /// The shared part of a [`LoopBridge`]; producers on any thread hold an `Arc`.
 pub(crate) struct BridgeInner {
     call_soon_threadsafe: Py<PyAny>,
     queue: Mutex<Queue>,
+    /// `None` where the loop cannot watch a file descriptor (Windows'
+    /// proactor loop): completions then go through the dispatcher.
+    waker: Option<Waker>,
 }
 
 impl BridgeInner {
@@ -63,6 +79,27 @@ impl BridgeInner {
         let mut q = lock(&self.queue);
         q.items.extend(items);
         !q.items.is_empty() && !std::mem::replace(&mut q.scheduled, true)
+    }
+
+    /// Whether [`push_inline`](Self::push_inline) may be used.
+    pub fn wakes_without_gil(&self) -> bool {
+        self.waker.is_some()
+    }
+
+    /// Appends an item from any thread, the network thread included: never
+    /// takes the GIL and never blocks (a short queue lock and, when the loop
+    /// is not already woken, one non-blocking write). Only with a waker.
+    pub fn push_inline(&self, item: Item) {
+        let wake = {
+            let mut q = lock(&self.queue);
+            q.items.push(item);
+            !std::mem::replace(&mut q.woken, true)
+        };
+        if let (true, Some(w)) = (wake, &self.waker) {
+            // WouldBlock: the socket is full of wake-ups the loop has not
+            // read yet; one more adds nothing.
+            let _ = (&w.write).write(&[1]);
+        }
     }
 
     /// [`enqueue`](Self::enqueue) then, if needed, [`schedule`](Self::schedule).
@@ -104,9 +141,15 @@ impl BridgeInner {
 
     /// Runs on the loop: handles everything queued so far.
     fn drain(&self, py: Python<'_>) {
+        if let Some(w) = &self.waker {
+            // Read the wake-ups first: a push after this writes a new one.
+            let mut buf = [0u8; 256];
+            while matches!((&w.read).read(&mut buf), Ok(n) if n > 0) {}
+        }
         let items = {
             let mut q = lock(&self.queue);
             q.scheduled = false;
+            q.woken = false;
             std::mem::take(&mut q.items)
         };
         for item in items {
@@ -175,18 +218,73 @@ impl Drain {
 pub struct LoopBridge {
     pub(crate) inner: Arc<BridgeInner>,
     event_loop: Py<PyAny>,
+    /// The descriptor registered with `add_reader`, removed on drop.
+    reader: Option<i32>,
+}
+
+impl Drop for LoopBridge {
+    /// Unregisters the reader, through the loop (drop may run on any
+    /// thread). The loop's handle keeps the sockets open until then. A
+    /// closed loop refuses the call; its reader went with its selector.
+    fn drop(&mut self) {
+        if let Some(fd) = self.reader {
+            let _ = Python::try_attach(|py| {
+                let event_loop = self.event_loop.bind(py);
+                if let Ok(remove) = event_loop.getattr("remove_reader") {
+                    let _ = self.inner.call_soon_threadsafe.call1(py, (remove, fd));
+                }
+            });
+        }
+    }
 }
 
 #[pymethods]
 impl LoopBridge {
+    /// Must be created on the loop's thread (it registers a reader).
     #[new]
-    fn new(event_loop: &Bound<'_, PyAny>) -> PyResult<Self> {
+    fn new(py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> PyResult<Self> {
         let call_soon_threadsafe = event_loop.getattr("call_soon_threadsafe")?.unbind();
-        Ok(LoopBridge {
-            inner: Arc::new(BridgeInner {
+        let waker = UnixStream::pair().ok().and_then(|(read, write)| {
+            read.set_nonblocking(true).ok()?;
+            write.set_nonblocking(true).ok()?;
+            Some(Waker { read, write })
+        });
+        let fd = waker.as_ref().map(|w| w.read.as_raw_fd());
+        let inner = Arc::new(BridgeInner {
+            call_soon_threadsafe,
+            queue: Mutex::new(Queue::default()),
+            waker,
+        });
+        let mut registered = false;
+        if let Some(fd) = fd {
+            let drain = Py::new(
+                py,
+                Drain {
+                    bridge: inner.clone(),
+                },
+            )?;
+            // NotImplementedError on loops that cannot watch descriptors.
+            registered = event_loop.call_method1("add_reader", (fd, drain)).is_ok();
+        }
+        let inner = if registered {
+            inner
+        } else {
+            // No reader: the waker would wake nobody.
+            let BridgeInner {
                 call_soon_threadsafe,
-                queue: Mutex::new(Queue::default()),
-            }),
+                queue,
+                ..
+            } = Arc::try_unwrap(inner)
+                .map_err(|_| pyo3::exceptions::PyRuntimeError::new_err("bridge still shared"))?;
+            Arc::new(BridgeInner {
+                call_soon_threadsafe,
+                queue,
+                waker: None,
+            })
+        };
+        Ok(LoopBridge {
+            reader: registered.then_some(fd).flatten(),
+            inner,
             event_loop: event_loop.clone().unbind(),
         })
     }

@@ -332,11 +332,20 @@ impl Session {
         let body = bytes_arg("data", data)?;
         let timeout = self.timeout_arg(py, timeout)?;
         let bridge = bridge.get().inner.clone();
-        let id = self
-            .session
-            .invoke_with_callback(body, timeout, move |result| {
-                bridge.push(Item::Resolve(future, result));
-            });
+        // Straight from the network thread to the loop when the loop can
+        // be woken without the GIL: one thread hand-over, as for
+        // invoke_sync, instead of network → dispatcher (GIL) → loop.
+        let id = if bridge.wakes_without_gil() {
+            self.session
+                .invoke_with_inline_callback(body, timeout, move |result| {
+                    bridge.push_inline(Item::Resolve(future, result));
+                })
+        } else {
+            self.session
+                .invoke_with_callback(body, timeout, move |result| {
+                    bridge.push(Item::Resolve(future, result));
+                })
+        };
         Ok(id.0)
     }
 

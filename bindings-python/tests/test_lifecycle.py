@@ -4,6 +4,7 @@ blocking call, runtimes dropped without close. None may hang or crash."""
 from __future__ import annotations
 
 import _thread
+import asyncio
 import gc
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pytest
 import mtproto
 from mtproto.testing import LocalDc, echo, parse_payload, sleep
 
-from conftest import wait_until
+from conftest import run, wait_until
 
 EXIT_SCRIPT = r"""
 import asyncio, sys
@@ -109,3 +110,28 @@ def test_an_unclosed_session_whose_handler_references_it_is_collected(dc: LocalD
     del bot
     gc.collect()
     assert ref() is None
+
+
+def test_loop_wakeups_leave_no_descriptors_behind(dc: LocalDc) -> None:
+    """Each session's bridge to a loop watches a socket (the network thread
+    wakes the loop without the GIL); closing the sessions releases them."""
+    import gc
+    import os
+
+    from mtproto.testing import echo
+
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    async def many() -> None:
+        for _ in range(40):
+            with dc.session() as s:
+                await s.invoke(echo(b"fd"))
+        await asyncio.sleep(0.1)  # the removals scheduled on the loop run
+
+    run(many())  # warms up whatever the first loop allocates
+    gc.collect()
+    before = open_fds()
+    run(many())
+    gc.collect()
+    assert open_fds() - before < 10

@@ -43,6 +43,9 @@ pub(crate) enum Completion {
     /// Called once on the dispatcher thread (for foreign completion
     /// callbacks, which must not run on the network thread).
     Callback(Box<dyn FnOnce(RequestResult) + Send>),
+    /// Called once on the network thread, the moment the request ends
+    /// (see [`ClientSession::invoke_with_inline_callback`]).
+    Inline(Box<dyn FnOnce(RequestResult) + Send>),
 }
 
 impl fmt::Debug for Completion {
@@ -50,6 +53,7 @@ impl fmt::Debug for Completion {
         f.write_str(match self {
             Completion::Channel(_) => "Completion::Channel",
             Completion::Callback(_) => "Completion::Callback",
+            Completion::Inline(_) => "Completion::Inline",
         })
     }
 }
@@ -394,6 +398,30 @@ impl ClientSession {
         let id = self.next_id();
         let completion = Completion::Callback(Box::new(callback));
         if let Err((e, Some(Completion::Callback(cb)))) =
+            self.submit(id, request.into(), timeout, completion)
+        {
+            cb(Err(e));
+        }
+        id
+    }
+
+    /// [`invoke_with_callback`](Self::invoke_with_callback) whose `callback`
+    /// runs on the network thread as soon as the request ends, skipping the
+    /// hop to the dispatcher thread. For bindings with a wake-up of their
+    /// own: the callback must return at once and never block, take a lock
+    /// held for long, call into a foreign runtime or back into this
+    /// library (push the result to a queue and wake its consumer, e.g. by
+    /// writing a byte to an event loop's file descriptor): while it runs,
+    /// no session of the runtime makes progress.
+    pub fn invoke_with_inline_callback(
+        &self,
+        request: impl Into<Vec<u8>>,
+        timeout: Duration,
+        callback: impl FnOnce(RequestResult) + Send + 'static,
+    ) -> RequestId {
+        let id = self.next_id();
+        let completion = Completion::Inline(Box::new(callback));
+        if let Err((e, Some(Completion::Inline(cb)))) =
             self.submit(id, request.into(), timeout, completion)
         {
             cb(Err(e));

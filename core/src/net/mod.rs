@@ -763,6 +763,7 @@ impl Driver {
             Completion::Callback(cb) => self
                 .dispatch
                 .send(DispatchItem::Call(Box::new(move || cb(result)))),
+            Completion::Inline(cb) => cb(result),
         }
     }
 
