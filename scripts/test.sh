@@ -33,6 +33,9 @@ cargo test --workspace --locked -- --skip proxy_faults_
 echo "== fault injection: a seeded proxy breaking connections, one line per configuration"
 cargo test --locked -q -p mtproto-localdc --test fault_injection -- --nocapture --test-threads 1
 
+echo "== fuzz smoke: every target for 10 s (cargo-fuzz, nightly, ASan), corpus replayed"
+FUZZ_SMOKE=1 scripts/fuzz.sh 10
+
 echo "== benchmarks compile"
 # Only the core has criterion benches. `--workspace` would also build every
 # binary in release, the bindings generators (cbindgen, the UniFFI CLI)

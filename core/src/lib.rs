@@ -17,6 +17,8 @@
 pub mod auth;
 pub mod client;
 pub mod crypto;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod logging;
 pub mod mtp;
 pub(crate) mod net;
