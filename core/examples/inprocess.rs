@@ -15,7 +15,7 @@ use mtproto::auth::{
 use mtproto::crypto::{Direction, RsaPrivateKey};
 use mtproto::mtp::envelope;
 use mtproto::mtp::server::{SaltSchedule, ServerEvent, ServerSession};
-use mtproto::mtp::{Event, Role, Session, SessionConfig};
+use mtproto::mtp::{Event, Role, Session, SessionTuning};
 use mtproto::transport::{ClientCodec, Framing, Incoming, ObfuscationParams, ServerCodec};
 use rand::rngs::OsRng;
 
@@ -151,7 +151,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Encrypted session (E-*, M-*, S-*).
     let key = outcome.auth_key.clone();
     let mut session = Session::new(
-        SessionConfig::default(),
+        SessionTuning::default(),
         outcome.auth_key,
         outcome.server_salt,
         outcome.time_offset,

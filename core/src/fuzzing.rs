@@ -28,7 +28,7 @@ use crate::auth::{
 use crate::crypto::{AuthKey, Direction, RsaPrivateKey};
 use crate::mtp::envelope::{self, Header};
 use crate::mtp::server::{SaltSchedule, ServerEvent, ServerSession};
-use crate::mtp::{Event, Session, SessionConfig};
+use crate::mtp::{Event, Session, SessionTuning};
 use crate::tl::schema::Schema;
 use crate::transport::{FrameDecoder, Framing, Role, ServerCodec, ServerConfig};
 
@@ -178,7 +178,7 @@ pub fn mtp_envelope(data: &[u8]) {
 pub fn client_session(data: &[u8]) {
     let key = key();
     let mut rng = StdRng::seed_from_u64(7);
-    let mut session = Session::new(SessionConfig::default(), key.clone(), 0x5A17, 0, &mut rng);
+    let mut session = Session::new(SessionTuning::default(), key.clone(), 0x5A17, 0, &mut rng);
     let mut now = Duration::from_secs(T0);
     session.set_wall_clock(now, now);
     session.on_connected(now);
@@ -230,7 +230,8 @@ pub fn client_session(data: &[u8]) {
                 if invoked < 256 {
                     let mut b = body.to_vec();
                     b.resize(b.len().div_ceil(4).max(1) * 4, 0);
-                    session.invoke(b);
+                    let wait = Duration::from_secs(u64::from(op >> 3) + 1);
+                    session.invoke_until(b, Some(now + wait));
                     invoked += 1;
                 }
             }
@@ -261,6 +262,29 @@ pub fn client_session(data: &[u8]) {
             }
         }
     }
+    all_calls_end(&mut session, now, &mut ended, invoked);
+}
+
+/// Past every deadline, every call has ended, exactly once.
+fn all_calls_end(
+    session: &mut Session,
+    now: Duration,
+    ended: &mut HashSet<crate::mtp::CallId>,
+    invoked: usize,
+) {
+    let later = now + Duration::from_secs(3600);
+    session.handle_timeout(later);
+    while let Some(e) = session.poll_event() {
+        if let Event::Result { id, .. } = e {
+            assert!(ended.insert(id), "request {id:?} ended twice");
+        }
+    }
+    assert_eq!(
+        session.pending_requests(),
+        0,
+        "a call outlived its deadline"
+    );
+    assert_eq!(ended.len(), invoked, "every call ended once");
 }
 
 /// The server session, fed fuzzer-chosen headers and decrypted bodies (its

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use mtproto::mtp::{RequestError, SessionConfig};
+use mtproto::mtp::{RequestError, SessionTuning};
 use mtproto::tl::service::functions;
 use mtproto::tl::Serialize;
 use mtproto::transport::{Framing, MtProxySecret, ObfuscationParams, TransportErrorCode};
@@ -408,10 +408,10 @@ async fn ping_delay_disconnect_closes_the_connection() {
     let dc = start().await;
     let key = random_key();
     assert!(dc.add_auth_key(key.clone(), 5));
-    let config = SessionConfig {
+    let config = SessionTuning {
         ping_interval: Some(Duration::from_secs(3600)),
         ping_disconnect_delay: 1,
-        ..SessionConfig::default()
+        ..SessionTuning::default()
     };
     let conn = Conn::connect(dc.addr(), Framing::Intermediate, true).await;
     let mut c = Client::with_config(conn, key, 5, 0, config);

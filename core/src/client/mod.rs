@@ -100,6 +100,7 @@ impl Error {
         match e {
             R::Rpc { code, message } => Error::Rpc { code, message },
             R::Cancelled => Error::Cancelled,
+            R::TimedOut => Error::Timeout,
             R::TooManyResends => Error::Transport("the server kept rejecting the message".into()),
             R::BadAnswer(why) => Error::Transport(format!("the answer could not be read: {why}")),
             R::AnswerLost => Error::Transport(

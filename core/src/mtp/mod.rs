@@ -16,7 +16,7 @@ pub use body::{
 };
 pub use envelope::{decrypt, encrypt, pack_plain, unpack_plain, Decrypted, Header};
 pub use msg_id::{MsgIdGenerator, ReplayGuard, Role};
-pub use session::{Event, RequestError, RequestId, Session, SessionConfig};
+pub use session::{CallId, Event, RequestError, Session, SessionTuning};
 
 use crate::crypto::{AuthKey, Direction};
 use crate::tl::TlError;

@@ -13,7 +13,7 @@
 //!   timer ──▶ handle_timeout(now)          poll_timeout() ──▶ timer
 //! ```
 //!
-//! Requests are identified by a [`RequestId`]. The message carrying a
+//! Requests are identified by a [`CallId`]. The message carrying a
 //! request keeps its msg_id while its fate is unknown, so the server can
 //! recognise it (S-24, M-3 as corrected); see [`Session::on_disconnected`].
 
@@ -32,13 +32,17 @@ use crate::tl::service::{functions, types};
 use crate::tl::{Deserialize, Identifiable, Serialize};
 use crate::transport::quick_ack_token;
 
-/// Identifies a request for the lifetime of the session, across resends.
+/// Identifies a call (a request carried by this session's messages) for the
+/// lifetime of the session, across resends and msg_id changes. Not the
+/// caller's [`crate::client::RequestId`]: the driver maps one to the other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RequestId(pub u64);
+pub struct CallId(pub u64);
 
-/// Tunables of a session. The defaults follow the spec's examples.
+/// Tunables of the protocol session (containers, acks, keepalive, salts,
+/// resends). Not the caller's [`crate::client::SessionConfig`], which says
+/// where to connect; the driver derives this from it.
 #[derive(Clone, Debug)]
-pub struct SessionConfig {
+pub struct SessionTuning {
     /// Messages per container, at most 1024 (S-18).
     pub max_container_messages: usize,
     /// Plaintext bytes per packet before a new packet is started.
@@ -63,9 +67,9 @@ pub struct SessionConfig {
     pub max_resends: u32,
 }
 
-impl Default for SessionConfig {
+impl Default for SessionTuning {
     fn default() -> Self {
-        SessionConfig {
+        SessionTuning {
             max_container_messages: 1024,
             max_packet_bytes: 1 << 20,
             gzip_threshold: 512,
@@ -89,6 +93,9 @@ pub enum RequestError {
     Cancelled,
     /// Resent `max_resends` times without being accepted.
     TooManyResends,
+    /// Its deadline passed ([`Session::invoke_until`]); the server was
+    /// asked to drop the answer if it had the request (S-20).
+    TimedOut,
     /// The session had to be replaced (bad_msg 17, 32, 33) while the
     /// server held this request and its answer never came within
     /// [`RENEW_DRAIN_MAX`]: it may have run. Never re-sent, so it cannot
@@ -106,7 +113,7 @@ pub enum RequestError {
 pub enum Event {
     /// A request ended.
     Result {
-        id: RequestId,
+        id: CallId,
         result: Result<Vec<u8>, RequestError>,
     },
     /// A server-pushed message that is not a service message (an update).
@@ -147,7 +154,7 @@ const QUICK_ACKS_KEPT: usize = 256;
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Kind {
     /// A caller's request.
-    Rpc(RequestId),
+    Rpc(CallId),
     /// rpc_drop_answer for a cancelled request.
     DropAnswer,
     Ping(i64),
@@ -211,7 +218,7 @@ impl Sent {
 
 /// The client half of an MTProto session.
 pub struct Session {
-    config: SessionConfig,
+    config: SessionTuning,
     key: AuthKey,
     session_id: i64,
     salt: i64,
@@ -227,8 +234,12 @@ pub struct Session {
     sent: HashMap<i64, Sent>,
     /// Container msg_id -> the msg_ids inside it.
     containers: HashMap<i64, Vec<i64>>,
-    /// RequestId -> current msg_id (None while queued).
-    requests: HashMap<RequestId, Option<i64>>,
+    /// CallId -> current msg_id (None while queued).
+    requests: HashMap<CallId, Option<i64>>,
+    /// Deadlines of calls that have one, soonest first; every call ends by
+    /// its deadline whatever happens to connections (see `handle_timeout`).
+    deadlines: std::collections::BTreeSet<(Duration, CallId)>,
+    deadline_of: HashMap<CallId, Duration>,
     next_request: u64,
     pending_acks: Vec<i64>,
     oldest_ack: Option<Duration>,
@@ -360,7 +371,7 @@ impl Session {
     /// Starts a session on `key`, with the salt and time offset known from the
     /// key exchange or storage. `seed_rng` seeds the session's CSPRNG (G-6).
     pub fn new(
-        config: SessionConfig,
+        config: SessionTuning,
         key: AuthKey,
         salt: i64,
         time_offset: i64,
@@ -369,7 +380,7 @@ impl Session {
         let mut rng = StdRng::from_rng(seed_rng).expect("CSPRNG seeding");
         let mut ids = MsgIdGenerator::new(Role::Client);
         ids.set_time_offset(time_offset);
-        let config = SessionConfig {
+        let config = SessionTuning {
             max_container_messages: config.max_container_messages.clamp(1, 1024),
             max_packet_bytes: config.max_packet_bytes.max(MIN_PACKET_LIMIT),
             ..config
@@ -390,6 +401,8 @@ impl Session {
             sent: HashMap::new(),
             containers: HashMap::new(),
             requests: HashMap::new(),
+            deadlines: Default::default(),
+            deadline_of: HashMap::new(),
             next_request: 1,
             pending_acks: Vec::new(),
             oldest_ack: None,
@@ -465,10 +478,22 @@ impl Session {
     }
 
     /// Queues a request (an API query, content-related per M-9).
-    pub fn invoke(&mut self, body: Vec<u8>) -> RequestId {
-        let id = RequestId(self.next_request);
+    pub fn invoke(&mut self, body: Vec<u8>) -> CallId {
+        self.invoke_until(body, None)
+    }
+
+    /// [`invoke`](Self::invoke) with a deadline on the session's clock: if
+    /// no answer came by then, the call ends with
+    /// [`RequestError::TimedOut`] (from [`handle_timeout`](Self::handle_timeout),
+    /// connected or not), and a sent one is dropped on the server (S-20).
+    pub fn invoke_until(&mut self, body: Vec<u8>, deadline: Option<Duration>) -> CallId {
+        let id = CallId(self.next_request);
         self.next_request += 1;
         self.requests.insert(id, None);
+        if let Some(at) = deadline {
+            self.deadlines.insert((at, id));
+            self.deadline_of.insert(id, at);
+        }
         self.queue.push_back(Outgoing {
             kind: Kind::Rpc(id),
             body,
@@ -480,10 +505,18 @@ impl Session {
 
     /// Ends a request with `Cancelled`. If it was already sent, the server is
     /// asked not to send the answer (S-20, rpc_drop_answer).
-    pub fn cancel(&mut self, id: RequestId) -> bool {
+    pub fn cancel(&mut self, id: CallId) -> bool {
+        self.abandon(id, RequestError::Cancelled)
+    }
+
+    /// Ends a call the caller no longer waits for with `why`; if it was
+    /// sent, rpc_drop_answer asks the server not to send (or resend) the
+    /// answer (S-20).
+    fn abandon(&mut self, id: CallId, why: RequestError) -> bool {
         let Some(state) = self.requests.remove(&id) else {
             return false;
         };
+        self.forget_deadline(id);
         match state {
             None => self.queue.retain(|o| o.kind != Kind::Rpc(id)),
             Some(msg_id) => {
@@ -498,9 +531,15 @@ impl Session {
         }
         self.events.push_back(Event::Result {
             id,
-            result: Err(RequestError::Cancelled),
+            result: Err(why),
         });
         true
+    }
+
+    fn forget_deadline(&mut self, id: CallId) {
+        if let Some(at) = self.deadline_of.remove(&id) {
+            self.deadlines.remove(&(at, id));
+        }
     }
 
     /// Ends every request with `Closed` (the caller is closing the session).
@@ -610,11 +649,24 @@ impl Session {
         let ack = self.oldest_ack.map(|t| t + self.config.ack_delay);
         let ping = if self.connected { self.next_ping } else { None };
         let renew = self.renew.map(|r| r.since + RENEW_DRAIN_MAX);
-        [ack, ping, renew].into_iter().flatten().min()
+        let call = self.deadlines.first().map(|&(at, _)| at);
+        [ack, ping, renew, call].into_iter().flatten().min()
     }
 
-    /// Timers: keepalive ping (S-21), salt refresh (M-14, S-15).
+    /// The soonest deadline of a call ([`invoke_until`](Self::invoke_until)).
+    pub fn next_call_deadline(&self) -> Option<Duration> {
+        self.deadlines.first().map(|&(at, _)| at)
+    }
+
+    /// Timers: call deadlines, keepalive ping (S-21), salt refresh (M-14,
+    /// S-15). Call deadlines run whether connected or not.
     pub fn handle_timeout(&mut self, now: Duration) {
+        while let Some(&(at, id)) = self.deadlines.first() {
+            if at > now {
+                break;
+            }
+            self.abandon(id, RequestError::TimedOut);
+        }
         if let (true, Some(at), Some(every)) =
             (self.connected, self.next_ping, self.config.ping_interval)
         {
@@ -748,7 +800,7 @@ impl Session {
             });
         }
         let limit = self.packet_limit;
-        let fits = |entries: usize, bytes: usize, size: usize, config: &SessionConfig| {
+        let fits = |entries: usize, bytes: usize, size: usize, config: &SessionTuning| {
             entries == 0 || (entries < config.max_container_messages && bytes + size <= limit)
         };
         // Re-sends keep msg_id, seqno and bytes (S-24); what does not fit
@@ -1303,15 +1355,16 @@ impl Session {
     }
 
     /// Stops tracking a sent message; the caller's request it carried, if any.
-    fn take_request(&mut self, msg_id: i64) -> Option<RequestId> {
+    fn take_request(&mut self, msg_id: i64) -> Option<CallId> {
         match self.sent.remove(&msg_id)?.out.kind {
             Kind::Rpc(id) => Some(id),
             _ => None,
         }
     }
 
-    fn finish(&mut self, id: RequestId, result: Result<Vec<u8>, RequestError>) {
+    fn finish(&mut self, id: CallId, result: Result<Vec<u8>, RequestError>) {
         if self.requests.remove(&id).is_some() {
+            self.forget_deadline(id);
             self.events.push_back(Event::Result { id, result });
         }
     }

@@ -9,9 +9,7 @@ use rand::SeedableRng;
 
 use super::envelope;
 use super::server::{SaltSchedule, ServerEvent, ServerSession};
-use super::session::{
-    init_connection_prefix, Event, RequestError, RequestId, Session, SessionConfig,
-};
+use super::session::{init_connection_prefix, CallId, Event, RequestError, Session, SessionTuning};
 use crate::crypto::{AuthKey, Direction};
 use crate::tl::service::{functions, types};
 use crate::tl::{Deserialize, Serialize};
@@ -60,7 +58,7 @@ fn key() -> AuthKey {
 }
 
 impl Pair {
-    fn new(config: SessionConfig, client_salt: i64, skew: i64) -> Self {
+    fn new(config: SessionTuning, client_salt: i64, skew: i64) -> Self {
         let mut rng = StdRng::seed_from_u64(42);
         let now = Duration::from_secs(T0);
         let server_now = (T0 as i64 + skew) as u64;
@@ -152,7 +150,7 @@ impl Pair {
         panic!("no quiescence");
     }
 
-    fn results(&self) -> Vec<(RequestId, Result<Vec<u8>, RequestError>)> {
+    fn results(&self) -> Vec<(CallId, Result<Vec<u8>, RequestError>)> {
         self.events
             .iter()
             .filter_map(|e| match e {
@@ -163,10 +161,10 @@ impl Pair {
     }
 }
 
-fn no_ping() -> SessionConfig {
-    SessionConfig {
+fn no_ping() -> SessionTuning {
+    SessionTuning {
         ping_interval: None,
-        ..SessionConfig::default()
+        ..SessionTuning::default()
     }
 }
 
@@ -202,7 +200,7 @@ fn s2_s17_invoke_round_trip_and_acks() {
 /// client resends nothing and the request runs once.
 #[test]
 fn s17_first_container_runs_each_query_once() {
-    let mut p = Pair::new(SessionConfig::default(), 0x5A17, 0);
+    let mut p = Pair::new(SessionTuning::default(), 0x5A17, 0);
     let id = p.client.invoke(echo_body(7));
     // Due now: the keepalive joins the request in one container.
     p.client.handle_timeout(p.now);
@@ -403,7 +401,7 @@ fn assert_ids_increase_per_session(ids: &[(i64, i64)]) {
 /// deadline (the next keepalive stays where it was).
 #[test]
 fn timers_ignore_wall_clock_steps() {
-    let mut p = Pair::new(SessionConfig::default(), 0x5A17, 0);
+    let mut p = Pair::new(SessionTuning::default(), 0x5A17, 0);
     p.pump();
     let before = p.client.poll_timeout();
     p.client
@@ -535,7 +533,7 @@ fn s15_future_salts_fetched_and_used() {
 /// and the server arms its disconnect timer.
 #[test]
 fn s21_keepalive_ping_delay_disconnect() {
-    let mut p = Pair::new(SessionConfig::default(), 0x5A17, 0);
+    let mut p = Pair::new(SessionTuning::default(), 0x5A17, 0);
     let t0 = p.now;
     p.client.handle_timeout(p.now);
     p.pump();
@@ -1169,4 +1167,54 @@ fn s18_container_is_all_or_nothing() {
         before,
         "nothing of the container was applied"
     );
+}
+
+/// Every call ends, exactly once, by its deadline, whatever happens (no
+/// sockets: the session's own request table). 200 calls against a server
+/// that answers some, holds others, loses connections and sends bad_msg
+/// notifications, over seeded random schedules; then past every deadline
+/// nothing is left and each call has one result.
+#[test]
+fn every_call_ends_once_by_its_deadline() {
+    use rand::{Rng, RngCore};
+    for seed in 0..20u64 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut p = Pair::new(SessionTuning::default(), 0x5A17, 0);
+        let mut ids = Vec::new();
+        for step in 0..200 {
+            p.app = if rng.gen_bool(0.5) {
+                App::Echo
+            } else {
+                App::Hold
+            };
+            let wait = Duration::from_millis(rng.gen_range(100..20_000));
+            ids.push(p.client.invoke_until(echo_body(step), Some(p.now + wait)));
+            match rng.next_u32() % 10 {
+                0 => {
+                    p.client.on_disconnected();
+                    p.client.on_connected(p.now);
+                    p.server.on_new_connection();
+                }
+                1 => p.server.faults.force_bad_msg = Some((16 + (rng.next_u32() % 2) as i32, 1)),
+                2 => p.server.faults.force_bad_salt = 1,
+                _ => {}
+            }
+            p.pump();
+            p.now += Duration::from_millis(rng.gen_range(0..300));
+            p.client.handle_timeout(p.now);
+        }
+        p.now += Duration::from_secs(30);
+        p.client.handle_timeout(p.now);
+        p.pump();
+        let results = p.results();
+        let mut seen = std::collections::HashSet::new();
+        for (id, _) in &results {
+            assert!(seen.insert(*id), "seed {seed}: {id:?} ended twice");
+        }
+        assert_eq!(seen.len(), ids.len(), "seed {seed}: every call ended");
+        assert_eq!(p.client.pending_requests(), 0);
+        assert!(results
+            .iter()
+            .any(|(_, r)| *r == Err(RequestError::TimedOut)));
+    }
 }

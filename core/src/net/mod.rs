@@ -95,7 +95,7 @@ struct Pending {
     completion: Completion,
     deadline: Instant,
     /// Its id inside the [`Session`]; `None` while no key exists yet.
-    mtp: Option<mtp::RequestId>,
+    mtp: Option<mtp::CallId>,
     /// The body, held until a [`Session`] exists.
     body: Option<Vec<u8>>,
     /// What a `Cancelled` from the session means for the caller (a
@@ -127,7 +127,7 @@ pub(crate) struct Driver {
     stored: Option<DcState>,
     session: Option<Session>,
     pending: HashMap<RequestId, Pending>,
-    by_mtp: HashMap<mtp::RequestId, RequestId>,
+    by_mtp: HashMap<mtp::CallId, RequestId>,
     deadlines: BTreeSet<(Instant, RequestId)>,
     /// Requests received before a key existed, in order.
     waiting: VecDeque<RequestId>,
@@ -352,7 +352,12 @@ impl Driver {
             if self.stop.is_some() {
                 return None;
             }
-            let deadline = self.next_deadline();
+            let mut deadline = self.next_deadline();
+            // Between connections only the calls' deadlines matter (acks
+            // and pings wait for a connection).
+            if let Some(t) = self.session.as_ref().and_then(Session::next_call_deadline) {
+                deadline = deadline.min(instant_for(self.epoch, t));
+            }
             tokio::select! {
                 out = &mut fut => return Some(out),
                 cmd = self.cmds.recv() => self.on_commands(cmd),
@@ -401,12 +406,12 @@ impl Driver {
     }
 
     fn install_session(&mut self, key: AuthKey, salt: i64, time_offset: i64) {
-        let config = mtp::SessionConfig {
+        let config = mtp::SessionTuning {
             ping_interval: self.cfg.ping_interval,
             ping_disconnect_delay: self.cfg.ping_interval.map_or(75, |p| {
                 (p.as_secs() + p.as_secs() / 4).min(i32::MAX as u64) as i32
             }),
-            ..mtp::SessionConfig::default()
+            ..mtp::SessionTuning::default()
         };
         tracing::debug!(
             session = self.shared.id,
@@ -419,7 +424,10 @@ impl Driver {
         while let Some(id) = self.waiting.pop_front() {
             if let Some(p) = self.pending.get_mut(&id) {
                 if let Some(body) = p.body.take() {
-                    let m = session.invoke(body);
+                    // Its deadline moves into the session with it.
+                    self.deadlines.remove(&(p.deadline, id));
+                    let at = p.deadline.saturating_duration_since(self.epoch);
+                    let m = session.invoke_until(body, Some(at));
                     p.mtp = Some(m);
                     self.by_mtp.insert(m, id);
                 }
@@ -701,18 +709,22 @@ impl Driver {
             bytes = body.len(),
             "request queued"
         );
+        // A request in the session has its deadline there (the session's
+        // request table ends every call by its deadline); one waiting for
+        // a key has it here.
+        let at = deadline.saturating_duration_since(self.epoch);
         let (mtp, body) = match self.session.as_mut() {
             Some(session) => {
-                let m = session.invoke(body);
+                let m = session.invoke_until(body, Some(at));
                 self.by_mtp.insert(m, id);
                 (Some(m), None)
             }
             None => {
                 self.waiting.push_back(id);
+                self.deadlines.insert((deadline, id));
                 (None, Some(body))
             }
         };
-        self.deadlines.insert((deadline, id));
         self.pending.insert(
             id,
             Pending {
@@ -747,8 +759,16 @@ impl Driver {
         }
     }
 
-    /// Ends requests whose deadline passed.
+    /// Ends requests whose deadline passed: the session's (also while no
+    /// connection is up), and those still waiting for a key.
     fn expire(&mut self) {
+        if let Some(session) = self.session.as_mut() {
+            let now = session_clock(self.epoch);
+            if session.next_call_deadline().is_some_and(|t| t <= now) {
+                session.handle_timeout(now);
+                self.pump_events();
+            }
+        }
         let now = Instant::now();
         while let Some(&(at, id)) = self.deadlines.first() {
             if at > now {

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use mtproto::auth::{AuthOutcome, ClientConfig, ClientHandshake, ClientStep, PlainChannel};
 use mtproto::crypto::{msg_key_large, AuthKey, Direction, RsaPublicKey};
 use mtproto::mtp::envelope;
-use mtproto::mtp::{Event, RequestError, RequestId, Role, Session, SessionConfig};
+use mtproto::mtp::{CallId, Event, RequestError, Role, Session, SessionTuning};
 use mtproto::transport::{
     quick_ack_token, ClientCodec, Framing, Incoming, ObfuscationParams, TransportErrorCode,
 };
@@ -218,7 +218,7 @@ pub fn random_key() -> AuthKey {
 pub struct Client {
     pub conn: Conn,
     pub session: Session,
-    results: HashMap<RequestId, Result<Vec<u8>, RequestError>>,
+    results: HashMap<CallId, Result<Vec<u8>, RequestError>>,
     pub updates: Vec<Vec<u8>>,
     pub quick_acks: Vec<u32>,
     pub events: Vec<Event>,
@@ -230,7 +230,7 @@ pub struct Client {
 
 impl Client {
     pub fn new(conn: Conn, key: AuthKey, salt: i64, time_offset: i64) -> Client {
-        Self::with_config(conn, key, salt, time_offset, SessionConfig::default())
+        Self::with_config(conn, key, salt, time_offset, SessionTuning::default())
     }
 
     pub fn with_config(
@@ -238,7 +238,7 @@ impl Client {
         key: AuthKey,
         salt: i64,
         time_offset: i64,
-        config: SessionConfig,
+        config: SessionTuning,
     ) -> Client {
         let mut session = Session::new(config, key, salt, time_offset, &mut rand::thread_rng());
         session.on_connected(now());
@@ -329,11 +329,11 @@ impl Client {
     }
 
     /// The result of a request, once it ended.
-    pub fn take_result(&mut self, id: RequestId) -> Option<Result<Vec<u8>, RequestError>> {
+    pub fn take_result(&mut self, id: CallId) -> Option<Result<Vec<u8>, RequestError>> {
         self.results.remove(&id)
     }
 
-    pub fn has_result(&self, id: RequestId) -> bool {
+    pub fn has_result(&self, id: CallId) -> bool {
         self.results.contains_key(&id)
     }
 
