@@ -35,6 +35,7 @@ pub fn error_value<'py>(py: Python<'py>, e: &Error) -> Bound<'py, PyAny> {
             Error::InvalidInput(s) => m.getattr("InvalidInput")?.call1((s,)),
             Error::Auth(s) => m.getattr("AuthError")?.call1((s,)),
             Error::Storage(s) => m.getattr("StorageError")?.call1((s,)),
+            other => m.getattr("Error")?.call1((other.to_string(),)),
         }
     })();
     // Only reachable if the pure-Python part of the package is broken.

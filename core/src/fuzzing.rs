@@ -32,9 +32,12 @@ use crate::mtp::{Event, Session, SessionTuning};
 use crate::tl::schema::Schema;
 use crate::transport::{FrameDecoder, Framing, Role, ServerCodec, ServerConfig};
 
+/// A fuzz target: any bytes in, must return normally.
+pub type Target = fn(&[u8]);
+
 /// The fuzz targets by name, as `fuzz/fuzz_targets/<name>.rs` and
 /// `fuzz/corpus/<name>/` call them.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("tl_schema_text", tl_schema_text),
     ("tl_dynamic_codec", tl_dynamic_codec),
     ("transport_frames", transport_frames),

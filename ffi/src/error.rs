@@ -111,6 +111,7 @@ impl From<CoreError> for Fail {
             CoreError::InvalidInput(_) => (MTP_ERR_INVALID_INPUT, 0),
             CoreError::Auth(_) => (MTP_ERR_AUTH, 0),
             CoreError::Storage(_) => (MTP_ERR_STORAGE, 0),
+            _ => (MTP_ERR_INTERNAL, 0),
         };
         Fail {
             code,

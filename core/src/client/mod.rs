@@ -61,8 +61,12 @@ pub use crate::transport::Framing;
 pub const GAP_MARKER: [u8; 4] = 0xe317_af7eu32.to_le_bytes();
 
 /// Every way a call can fail. Bindings mirror this enum one to one; the
-/// variants and their meaning are stable.
+/// variants and their meaning are stable. New variants may be added (the
+/// multi-DC layer brings flood waits and migrations), so matches outside
+/// this crate need a catch-all arm: the bindings map an unknown variant to
+/// their generic error with its message.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The server answered `rpc_error`. The request is not retried.
     #[error("RPC error {code}: {message}")]

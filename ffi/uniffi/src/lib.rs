@@ -92,6 +92,9 @@ impl From<core::Error> for MtprotoError {
             core::Error::InvalidInput(detail) => MtprotoError::InvalidInput { detail },
             core::Error::Auth(detail) => MtprotoError::Auth { detail },
             core::Error::Storage(detail) => MtprotoError::Storage { detail },
+            other => MtprotoError::Transport {
+                detail: other.to_string(),
+            },
         }
     }
 }
