@@ -56,5 +56,9 @@ for t in "${targets[@]}"; do
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
   echo "fuzz: $t: $runs runs in $(( $(date +%s) - start )) s, no crash"
   rm -f "$log"
-  [ "${FUZZ_SMOKE:-0}" = 1 ] && rm -rf "$scratch"
+  if [ "${FUZZ_SMOKE:-0}" = 1 ]; then rm -rf "$scratch"; fi
 done
+if [ "${FUZZ_SMOKE:-0}" != 1 ]; then
+  echo "fuzz: new inputs are in fuzz/corpus/; minimise before committing:"
+  echo "  for t in ${targets[*]}; do cargo +nightly fuzz cmin -O --fuzz-dir fuzz \$t; done"
+fi

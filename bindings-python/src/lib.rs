@@ -45,6 +45,15 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TEST_TL", testing::TEST_TL)?;
     m.add("MAX_REQUEST_BYTES", mtproto::client::MAX_REQUEST_BYTES)?;
     m.add("DEFAULT_LAYER", mtproto::client::DEFAULT_LAYER)?;
+    {
+        use mtproto::client::defaults as d;
+        let defaults = pyo3::types::PyDict::new(m.py());
+        defaults.set_item("connect_timeout", d::CONNECT_TIMEOUT.as_secs_f64())?;
+        defaults.set_item("request_timeout", d::REQUEST_TIMEOUT.as_secs_f64())?;
+        defaults.set_item("ping_interval", d::PING_INTERVAL.as_secs_f64())?;
+        defaults.set_item("max_buffered_updates", d::MAX_BUFFERED_UPDATES)?;
+        m.add("DEFAULTS", defaults)?;
+    }
     m.add(
         "GAP_MARKER",
         pyo3::types::PyBytes::new(m.py(), &mtproto::client::GAP_MARKER),

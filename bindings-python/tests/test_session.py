@@ -396,3 +396,15 @@ def test_default_runtime_is_shared_and_replaced_after_close() -> None:
     a = mtproto.default_runtime()
     assert mtproto.default_runtime() is a
     assert not a.closed
+
+
+def test_defaults_are_the_cores() -> None:
+    """The keyword defaults of Session (and of the extension's open) are the
+    core's, which live in one place (mtproto::client::defaults)."""
+    import inspect
+
+    from mtproto import _native
+
+    params = inspect.signature(mtproto.Session.__init__).parameters
+    for name, value in _native.DEFAULTS.items():
+        assert params[name].default == value, name

@@ -524,6 +524,12 @@ RustBuffer uniffi_mtproto_uniffi_fn_func_gap_marker(RustCallStatus *_Nonnull out
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_FUNC_SESSION_DEFAULTS
+#define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_FUNC_SESSION_DEFAULTS
+RustBuffer uniffi_mtproto_uniffi_fn_func_session_defaults(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_FUNC_SET_LOG_LEVEL
 #define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_FN_FUNC_SET_LOG_LEVEL
 void uniffi_mtproto_uniffi_fn_func_set_log_level(RustBuffer level, RustCallStatus *_Nonnull out_status
@@ -809,6 +815,12 @@ uint16_t uniffi_mtproto_uniffi_checksum_func_flush_log(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_FUNC_GAP_MARKER
 #define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_FUNC_GAP_MARKER
 uint16_t uniffi_mtproto_uniffi_checksum_func_gap_marker(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_FUNC_SESSION_DEFAULTS
+#define UNIFFI_FFIDEF_UNIFFI_MTPROTO_UNIFFI_CHECKSUM_FUNC_SESSION_DEFAULTS
+uint16_t uniffi_mtproto_uniffi_checksum_func_session_defaults(void
     
 );
 #endif

@@ -26,3 +26,59 @@ pub mod runtime;
 pub mod storage;
 pub mod tl;
 pub mod transport;
+
+/// The no-I/O rule, checked: the protocol layers never name a socket, a
+/// file, a thread, a process, an async runtime or a clock (the driver
+/// passes `now` in). A crate boundary would make the compiler say so (the
+/// quinn-proto way); until the multi-DC work reshapes the upper layers this
+/// test does, on every run (docs/DESIGN.md, "Layers").
+#[cfg(test)]
+#[test]
+fn protocol_layers_do_no_io() {
+    const LAYERS: &[&str] = &["tl", "crypto", "transport", "auth", "mtp"];
+    const FORBIDDEN: &[&str] = &[
+        "tokio::",
+        "std::net",
+        "std::fs",
+        "std::process",
+        "thread::spawn",
+        "SystemTime::now",
+        "Instant::now",
+        "rusqlite",
+    ];
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("a source directory") {
+            let path = entry.expect("an entry").path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    for layer in LAYERS {
+        walk(&src.join(layer), &mut files);
+    }
+    assert!(files.len() > 20, "found the layers' sources");
+    let mut found = Vec::new();
+    for f in files {
+        let name = f
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        // Tests and their helpers may use the clock and threads.
+        if name.contains("test") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).expect("a source file");
+        for word in FORBIDDEN {
+            if text.contains(word) {
+                found.push(format!("{}: {word}", f.display()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "I/O in a protocol layer: {found:#?}");
+}

@@ -13,6 +13,7 @@ _Bytes = Union[bytes, bytearray, memoryview]
 DEFAULT_LAYER: int
 MAX_REQUEST_BYTES: int
 GAP_MARKER: bytes
+DEFAULTS: dict[str, float]
 TEST_TL: str
 
 class LoopBridge:

@@ -1693,6 +1693,68 @@ public func FfiConverterTypeSessionConfig_lower(_ value: SessionConfig) -> RustB
 
 
 /**
+ * The core's defaults for [`SessionConfig`] (the record's defaults
+ * restate them; the Kotlin suite checks that they agree).
+ */
+public struct SessionDefaults: Equatable, Hashable {
+    public var connectTimeoutMs: UInt64
+    public var requestTimeoutMs: UInt64
+    public var maxBufferedUpdates: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(connectTimeoutMs: UInt64, requestTimeoutMs: UInt64, maxBufferedUpdates: UInt32) {
+        self.connectTimeoutMs = connectTimeoutMs
+        self.requestTimeoutMs = requestTimeoutMs
+        self.maxBufferedUpdates = maxBufferedUpdates
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SessionDefaults: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSessionDefaults: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SessionDefaults {
+        return
+            try SessionDefaults(
+                connectTimeoutMs: FfiConverterUInt64.read(from: &buf), 
+                requestTimeoutMs: FfiConverterUInt64.read(from: &buf), 
+                maxBufferedUpdates: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SessionDefaults, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.connectTimeoutMs, into: &buf)
+        FfiConverterUInt64.write(value.requestTimeoutMs, into: &buf)
+        FfiConverterUInt32.write(value.maxBufferedUpdates, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSessionDefaults_lift(_ buf: RustBuffer) throws -> SessionDefaults {
+    return try FfiConverterTypeSessionDefaults.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSessionDefaults_lower(_ value: SessionDefaults) -> RustBuffer {
+    return FfiConverterTypeSessionDefaults.lower(value)
+}
+
+
+/**
  * What a listener may throw. Anything a foreign listener throws arrives
  * here (UniFFI turns an unexpected exception into `Failed` through the
  * `From` impl below); the dispatcher logs it, counts it and goes on with
@@ -3259,6 +3321,16 @@ public func gapMarker() -> Data  {
 })
 }
 /**
+ * See [`SessionDefaults`].
+ */
+public func sessionDefaults() -> SessionDefaults  {
+    return try!  FfiConverterTypeSessionDefaults_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_mtproto_uniffi_fn_func_session_defaults(uniffiCallStatus
+    )
+})
+}
+/**
  * Changes the level of the listener set by [`set_log_listener`]; `None`
  * pauses logging.
  */
@@ -3307,6 +3379,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mtproto_uniffi_checksum_func_gap_marker() != 38244) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_mtproto_uniffi_checksum_func_session_defaults() != 53813) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_mtproto_uniffi_checksum_func_set_log_level() != 19503) {

@@ -222,18 +222,31 @@ impl SessionConfig {
             media: false,
             rsa_public_keys_pem: rsa_public_keys_pem.into(),
             transport: TransportKind::default(),
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
+            connect_timeout: defaults::CONNECT_TIMEOUT,
+            request_timeout: defaults::REQUEST_TIMEOUT,
             reconnect: ReconnectPolicy::default(),
             store: Arc::new(MemoryStore::new()),
             api_id: None,
             client_info: ClientInfo::default(),
             layer: DEFAULT_LAYER,
-            ping_interval: Some(Duration::from_secs(60)),
+            ping_interval: Some(defaults::PING_INTERVAL),
             recreate_lost_key: false,
-            max_buffered_updates: 10_000,
+            max_buffered_updates: defaults::MAX_BUFFERED_UPDATES,
         }
     }
+}
+
+/// The defaults of [`SessionConfig`], in one place. Every binding restates
+/// them where its language needs a literal (a Python signature, a UniFFI
+/// record default) and checks in its own suite that the literal equals the
+/// value exported from here.
+pub mod defaults {
+    use std::time::Duration;
+
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const PING_INTERVAL: Duration = Duration::from_secs(60);
+    pub const MAX_BUFFERED_UPDATES: usize = 10_000;
 }
 
 /// Where to connect.

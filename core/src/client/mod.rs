@@ -27,8 +27,8 @@ mod config;
 mod session;
 
 pub use config::{
-    ClientInfo, ReconnectPolicy, SessionConfig, TransportKind, DEFAULT_LAYER, MAX_REQUEST_BYTES,
-    MAX_SETTING,
+    defaults, ClientInfo, ReconnectPolicy, SessionConfig, TransportKind, DEFAULT_LAYER,
+    MAX_REQUEST_BYTES, MAX_SETTING,
 };
 pub use session::{ClientSession, Invoke, RequestId, RequestResult};
 

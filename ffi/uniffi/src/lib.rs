@@ -443,6 +443,26 @@ pub fn default_layer() -> i32 {
     mtproto::client::DEFAULT_LAYER
 }
 
+/// The core's defaults for [`SessionConfig`] (the record's defaults
+/// restate them; the Kotlin suite checks that they agree).
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct SessionDefaults {
+    pub connect_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+    pub max_buffered_updates: u32,
+}
+
+/// See [`SessionDefaults`].
+#[uniffi::export]
+pub fn session_defaults() -> SessionDefaults {
+    use mtproto::client::defaults as d;
+    SessionDefaults {
+        connect_timeout_ms: d::CONNECT_TIMEOUT.as_millis() as u64,
+        request_timeout_ms: d::REQUEST_TIMEOUT.as_millis() as u64,
+        max_buffered_updates: d::MAX_BUFFERED_UPDATES as u32,
+    }
+}
+
 /// The update that marks a gap in a session's update stream: the bytes of
 /// `updatesTooLong#e317af7e`, Telegram's own "fetch the difference". It
 /// reaches the update listener and `nextUpdates`, in order, when the server

@@ -782,6 +782,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_mtproto_uniffi_checksum_func_gap_marker(
     ): Int
+    external fun uniffi_mtproto_uniffi_checksum_func_session_defaults(
+    ): Int
     external fun uniffi_mtproto_uniffi_checksum_func_set_log_level(
     ): Int
     external fun uniffi_mtproto_uniffi_checksum_func_set_log_listener(
@@ -958,6 +960,8 @@ internal object UniffiLib {
     ): Byte
     external fun uniffi_mtproto_uniffi_fn_func_gap_marker(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_mtproto_uniffi_fn_func_session_defaults(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_mtproto_uniffi_fn_func_set_log_level(`level`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_mtproto_uniffi_fn_func_set_log_listener(`level`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1088,6 +1092,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_mtproto_uniffi_checksum_func_gap_marker() and 0xFFFF) != 38244) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_mtproto_uniffi_checksum_func_session_defaults() and 0xFFFF) != 53813) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_mtproto_uniffi_checksum_func_set_log_level() and 0xFFFF) != 19503) {
@@ -3139,6 +3146,53 @@ public object FfiConverterTypeSessionConfig: FfiConverterRustBuffer<SessionConfi
 
 
 
+/**
+ * The core's defaults for [`SessionConfig`] (the record's defaults
+ * restate them; the Kotlin suite checks that they agree).
+ */
+data class SessionDefaults (
+    var `connectTimeoutMs`: kotlin.ULong
+    , 
+    var `requestTimeoutMs`: kotlin.ULong
+    , 
+    var `maxBufferedUpdates`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSessionDefaults: FfiConverterRustBuffer<SessionDefaults> {
+    override fun read(buf: ByteBuffer): SessionDefaults {
+        return SessionDefaults(
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SessionDefaults) = (
+            FfiConverterULong.allocationSize(value.`connectTimeoutMs`) +
+            FfiConverterULong.allocationSize(value.`requestTimeoutMs`) +
+            FfiConverterUInt.allocationSize(value.`maxBufferedUpdates`)
+    )
+
+    override fun write(value: SessionDefaults, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`connectTimeoutMs`, buf)
+            FfiConverterULong.write(value.`requestTimeoutMs`, buf)
+            FfiConverterUInt.write(value.`maxBufferedUpdates`, buf)
+    }
+}
+
+
+
 
 
 /**
@@ -4418,6 +4472,19 @@ public object FfiConverterSequenceByteArray: FfiConverterRustBuffer<List<kotlin.
             return FfiConverterByteArray.lift(
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_mtproto_uniffi_fn_func_gap_marker(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * See [`SessionDefaults`].
+         */ fun `sessionDefaults`(): SessionDefaults {
+            return FfiConverterTypeSessionDefaults.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_mtproto_uniffi_fn_func_session_defaults(
     
         _status)
 }

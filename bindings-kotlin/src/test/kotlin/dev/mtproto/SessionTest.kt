@@ -157,6 +157,15 @@ class SessionTest {
     }
 
     @Test
+    fun `the record's defaults are the core's`() {
+        val c = SessionConfig(address = "127.0.0.1:1", dcId = 2, publicKeyPem = "")
+        val core = sessionDefaults()
+        assertEquals(core.connectTimeoutMs, c.connectTimeoutMs)
+        assertEquals(core.requestTimeoutMs, c.requestTimeoutMs)
+        assertEquals(core.maxBufferedUpdates, c.maxBufferedUpdates)
+    }
+
+    @Test
     fun `updates can be pulled in batches when no listener is set`() = open().withSession { s ->
         assertTrue(TestApi.isTrue(s.invoke(TestApi.pushUpdates(300, 8))))
         val seqs = mutableListOf<Int>()
