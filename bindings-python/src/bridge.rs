@@ -9,9 +9,6 @@
 //! one go. Under load a drain resolves hundreds of futures, so the GIL
 //! hand-over and the loop wake-up are paid once per batch, not per request.
 
-use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use mtproto::client::{Error, RequestResult, StateEvent};
@@ -56,10 +53,62 @@ struct Queue {
 /// A socket pair whose read end the loop watches (`loop.add_reader`): a
 /// producer on any thread wakes the loop by writing one byte, with no GIL.
 /// The loop then drains on its own thread, where the GIL is free to take.
-struct Waker {
-    read: UnixStream,
-    write: UnixStream,
+#[cfg(unix)]
+mod wake {
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+
+    pub struct Waker {
+        read: UnixStream,
+        write: UnixStream,
+    }
+
+    impl Waker {
+        pub fn new() -> Option<Waker> {
+            let (read, write) = UnixStream::pair().ok()?;
+            read.set_nonblocking(true).ok()?;
+            write.set_nonblocking(true).ok()?;
+            Some(Waker { read, write })
+        }
+
+        /// The descriptor the loop watches.
+        pub fn fd(&self) -> i32 {
+            self.read.as_raw_fd()
+        }
+
+        /// WouldBlock: the socket is full of wake-ups the loop has not read
+        /// yet; one more adds nothing.
+        pub fn wake(&self) {
+            let _ = (&self.write).write(&[1]);
+        }
+
+        pub fn clear(&self) {
+            let mut buf = [0u8; 256];
+            while matches!((&self.read).read(&mut buf), Ok(n) if n > 0) {}
+        }
+    }
 }
+
+/// Elsewhere the loop cannot watch a socket pair the same way; completions
+/// go through the dispatcher and `call_soon_threadsafe`.
+#[cfg(not(unix))]
+mod wake {
+    pub struct Waker;
+
+    impl Waker {
+        pub fn new() -> Option<Waker> {
+            None
+        }
+        pub fn fd(&self) -> i32 {
+            -1
+        }
+        pub fn wake(&self) {}
+        pub fn clear(&self) {}
+    }
+}
+
+use wake::Waker;
 
 /// The shared part of a [`LoopBridge`]; producers on any thread hold an `Arc`.
 pub(crate) struct BridgeInner {
@@ -96,9 +145,7 @@ impl BridgeInner {
             !std::mem::replace(&mut q.woken, true)
         };
         if let (true, Some(w)) = (wake, &self.waker) {
-            // WouldBlock: the socket is full of wake-ups the loop has not
-            // read yet; one more adds nothing.
-            let _ = (&w.write).write(&[1]);
+            w.wake();
         }
     }
 
@@ -143,8 +190,7 @@ impl BridgeInner {
     fn drain(&self, py: Python<'_>) {
         if let Some(w) = &self.waker {
             // Read the wake-ups first: a push after this writes a new one.
-            let mut buf = [0u8; 256];
-            while matches!((&w.read).read(&mut buf), Ok(n) if n > 0) {}
+            w.clear();
         }
         let items = {
             let mut q = lock(&self.queue);
@@ -244,12 +290,8 @@ impl LoopBridge {
     #[new]
     fn new(py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> PyResult<Self> {
         let call_soon_threadsafe = event_loop.getattr("call_soon_threadsafe")?.unbind();
-        let waker = UnixStream::pair().ok().and_then(|(read, write)| {
-            read.set_nonblocking(true).ok()?;
-            write.set_nonblocking(true).ok()?;
-            Some(Waker { read, write })
-        });
-        let fd = waker.as_ref().map(|w| w.read.as_raw_fd());
+        let waker = Waker::new();
+        let fd = waker.as_ref().map(Waker::fd);
         let inner = Arc::new(BridgeInner {
             call_soon_threadsafe,
             queue: Mutex::new(Queue::default()),
