@@ -14,12 +14,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mtproto::auth::server_accepts_dc;
-use mtproto::crypto::{msg_key_large, Direction};
-use mtproto::mtp::envelope::{self, OUTER_HEADER_LEN};
+use mtproto::crypto::Direction;
+use mtproto::mtp::envelope;
 use mtproto::mtp::server::{ServerEvent, ServerSession};
 use mtproto::tl::service::{functions, types};
 use mtproto::tl::{Identifiable, Serialize};
-use mtproto::transport::{quick_ack_token, Received, ServerCodec, TransportErrorCode};
+use mtproto::transport::{Received, ServerCodec, TransportErrorCode};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -171,7 +171,15 @@ async fn write_loop(
     shared: Arc<Shared>,
 ) {
     let mut written: u64 = 0;
-    while let Some(chunk) = rx.recv().await {
+    while let Some(mut chunk) = rx.recv().await {
+        // Whatever else is queued goes in the same write (a quick ack and
+        // the answer right behind it leave in one segment, not two).
+        while chunk.len() < 256 * 1024 {
+            match rx.try_recv() {
+                Ok(more) => chunk.extend_from_slice(&more),
+                Err(_) => break,
+            }
+        }
         let limit = shared.drop_after_bytes.load(Ordering::Relaxed);
         let len = chunk.len() as u64;
         if limit > 0 && written.saturating_add(len) >= limit {
@@ -313,15 +321,10 @@ impl Conn {
             // T-10: received, decrypted and accepted → quick ack first.
             let framing_acks = self.codec.framing().is_some_and(|f| f.supports_quick_ack());
             if quick_ack && framing_acks {
-                let large = msg_key_large(
-                    &ks.key,
-                    &packet[OUTER_HEADER_LEN..],
-                    Direction::ClientToServer,
-                );
                 let mut out = Vec::new();
                 if self
                     .codec
-                    .encode_quick_ack(quick_ack_token(&large), &mut out)
+                    .encode_quick_ack(decrypted.quick_ack_token, &mut out)
                     .is_ok()
                 {
                     let _ = self.out.send(out);

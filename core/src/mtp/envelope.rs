@@ -118,6 +118,10 @@ pub struct Decrypted {
     pub header: Header,
     /// The message body's byte range inside the (now decrypted) packet.
     pub body: Range<usize>,
+    /// The token a quick ack of this packet carries (T-10), from the
+    /// msg_key hash the check above already computed: a server need not
+    /// hash the packet a second time to answer one.
+    pub quick_ack_token: u32,
 }
 
 /// Decrypts a received packet in place and runs the checks of E-7 that
@@ -178,6 +182,7 @@ pub fn decrypt(key: &AuthKey, dir: Direction, packet: &mut [u8]) -> Result<Decry
     Ok(Decrypted {
         header,
         body: body_start..body_start + len,
+        quick_ack_token: crate::transport::quick_ack_token(&large),
     })
 }
 

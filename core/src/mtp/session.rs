@@ -234,12 +234,11 @@ pub struct Session {
     sent: HashMap<i64, Sent>,
     /// Container msg_id -> the msg_ids inside it.
     containers: HashMap<i64, Vec<i64>>,
-    /// CallId -> current msg_id (None while queued).
-    requests: HashMap<CallId, Option<i64>>,
+    /// The calls not yet ended.
+    requests: HashMap<CallId, Call>,
     /// Deadlines of calls that have one, soonest first; every call ends by
     /// its deadline whatever happens to connections (see `handle_timeout`).
     deadlines: std::collections::BTreeSet<(Duration, CallId)>,
-    deadline_of: HashMap<CallId, Duration>,
     next_request: u64,
     pending_acks: Vec<i64>,
     oldest_ack: Option<Duration>,
@@ -273,6 +272,14 @@ pub struct Session {
     /// The server acknowledged or answered something on this connection.
     progress: bool,
     rng: StdRng,
+}
+
+/// A call not yet ended.
+#[derive(Clone, Copy, Debug)]
+struct Call {
+    /// The msg_id carrying it; `None` while queued.
+    msg_id: Option<i64>,
+    deadline: Option<Duration>,
 }
 
 /// A session replacement waiting for the old session's answers.
@@ -402,7 +409,6 @@ impl Session {
             containers: HashMap::new(),
             requests: HashMap::new(),
             deadlines: Default::default(),
-            deadline_of: HashMap::new(),
             next_request: 1,
             pending_acks: Vec::new(),
             oldest_ack: None,
@@ -466,6 +472,38 @@ impl Session {
         self.future_salts = salts;
     }
 
+    /// Frees the buffers of an idle session (nothing queued, in flight or
+    /// unread): a burst leaves large capacities behind, and thousands of
+    /// idle sessions should cost only their state.
+    pub fn shrink_when_idle(&mut self) {
+        if !(self.requests.is_empty()
+            && self.queue.is_empty()
+            && self.sent.is_empty()
+            && self.events.is_empty())
+        {
+            return;
+        }
+        // Nothing is in flight, so no quick ack can matter any more.
+        self.quick_acks.clear();
+        fn shrink_deque<T>(d: &mut VecDeque<T>) {
+            if d.capacity() > 0 {
+                *d = VecDeque::new();
+            }
+        }
+        shrink_deque(&mut self.events);
+        shrink_deque(&mut self.queue);
+        shrink_deque(&mut self.quick_acks);
+        if self.requests.capacity() > 0 {
+            self.requests = HashMap::new();
+        }
+        if self.sent.capacity() > 0 {
+            self.sent = HashMap::new();
+        }
+        if self.containers.is_empty() && self.containers.capacity() > 0 {
+            self.containers = HashMap::new();
+        }
+    }
+
     /// Requests not yet ended.
     pub fn pending_requests(&self) -> usize {
         self.requests.len()
@@ -489,10 +527,15 @@ impl Session {
     pub fn invoke_until(&mut self, body: Vec<u8>, deadline: Option<Duration>) -> CallId {
         let id = CallId(self.next_request);
         self.next_request += 1;
-        self.requests.insert(id, None);
+        self.requests.insert(
+            id,
+            Call {
+                msg_id: None,
+                deadline,
+            },
+        );
         if let Some(at) = deadline {
             self.deadlines.insert((at, id));
-            self.deadline_of.insert(id, at);
         }
         self.queue.push_back(Outgoing {
             kind: Kind::Rpc(id),
@@ -513,11 +556,11 @@ impl Session {
     /// sent, rpc_drop_answer asks the server not to send (or resend) the
     /// answer (S-20).
     fn abandon(&mut self, id: CallId, why: RequestError) -> bool {
-        let Some(state) = self.requests.remove(&id) else {
+        let Some(call) = self.requests.remove(&id) else {
             return false;
         };
-        self.forget_deadline(id);
-        match state {
+        self.forget_deadline(id, &call);
+        match call.msg_id {
             None => self.queue.retain(|o| o.kind != Kind::Rpc(id)),
             Some(msg_id) => {
                 self.sent.remove(&msg_id);
@@ -536,9 +579,14 @@ impl Session {
         true
     }
 
-    fn forget_deadline(&mut self, id: CallId) {
-        if let Some(at) = self.deadline_of.remove(&id) {
+    fn forget_deadline(&mut self, id: CallId, call: &Call) {
+        if let Some(at) = call.deadline {
             self.deadlines.remove(&(at, id));
+            if self.deadlines.is_empty() {
+                // An empty BTreeSet keeps its node; an idle session
+                // should not (10,000 idle sessions × ~300 B).
+                self.deadlines = Default::default();
+            }
         }
     }
 
@@ -630,8 +678,8 @@ impl Session {
                 }
             }
             Kind::Rpc(id) => {
-                if let Some(slot) = self.requests.get_mut(&id) {
-                    *slot = None;
+                if let Some(call) = self.requests.get_mut(&id) {
+                    call.msg_id = None;
                     self.queue.push_front(out);
                 }
             }
@@ -842,8 +890,8 @@ impl Session {
             let seq = self.seqno(out.content_related);
             bytes += wire.len() + 16;
             if let Kind::Rpc(id) = out.kind {
-                if let Some(slot) = self.requests.get_mut(&id) {
-                    *slot = Some(msg_id);
+                if let Some(call) = self.requests.get_mut(&id) {
+                    call.msg_id = Some(msg_id);
                 }
             }
             out.body = std::mem::take(&mut body);
@@ -1094,7 +1142,15 @@ impl Session {
         self.learn_server_time(d.header.msg_id, wall);
         let body = packet[d.body.clone()].to_vec();
         // S-18: a container is accepted or rejected as a whole, so every
-        // message in it is checked before the first one is acted on.
+        // message in it is checked before the first one is acted on (the
+        // container itself is parsed once).
+        if body.get(..4) == Some(&types::MsgContainer::CONSTRUCTOR_ID.to_le_bytes()[..]) {
+            let entries = unpack_container(d.header.msg_id, &body)?;
+            for e in &entries {
+                check_message(e.msg_id, &e.body, true, 0)?;
+            }
+            return self.process_entries(entries, now, 0);
+        }
         check_message(d.header.msg_id, &body, false, 0)?;
         self.process(d.header.msg_id, d.header.seq_no, &body, now, false, 0)
     }
@@ -1150,25 +1206,8 @@ impl Session {
                 if in_container {
                     return Err(MtpError::NestedContainer);
                 }
-                for e in unpack_container(msg_id, body)? {
-                    // A message seen before (the server re-sent it under
-                    // its msg_id after a lost connection) is acknowledged
-                    // and not processed again, so an update reaches the
-                    // application once. Answers are exempt: matching by
-                    // req_msg_id already makes them idempotent, and one
-                    // older than the replay window must still complete its
-                    // request.
-                    let first_seen = self.receiver.record(e.msg_id).is_ok();
-                    let is_answer = e.body.get(..4)
-                        == Some(&types::RpcResult::CONSTRUCTOR_ID.to_le_bytes()[..]);
-                    if !first_seen && !is_answer {
-                        if e.seq_no & 1 == 1 {
-                            self.queue_ack(e.msg_id, now);
-                        }
-                        continue;
-                    }
-                    self.process(e.msg_id, e.seq_no, &e.body, now, true, depth)?;
-                }
+                let entries = unpack_container(msg_id, body)?;
+                self.process_entries(entries, now, depth)?;
             }
             types::GzipPacked::CONSTRUCTOR_ID => {
                 let inner = unwrap_gzip(body)?.into_owned();
@@ -1339,6 +1378,34 @@ impl Session {
         Ok(())
     }
 
+    /// The messages of a container, in order.
+    fn process_entries(
+        &mut self,
+        entries: Vec<ContainerEntry>,
+        now: Duration,
+        depth: usize,
+    ) -> Result<(), MtpError> {
+        for e in entries {
+            // A message seen before (the server re-sent it under its msg_id
+            // after a lost connection) is acknowledged and not processed
+            // again, so an update reaches the application once. Answers
+            // are exempt: matching by req_msg_id already makes them
+            // idempotent, and one older than the replay window must still
+            // complete its request.
+            let first_seen = self.receiver.record(e.msg_id).is_ok();
+            let is_answer =
+                e.body.get(..4) == Some(&types::RpcResult::CONSTRUCTOR_ID.to_le_bytes()[..]);
+            if !first_seen && !is_answer {
+                if e.seq_no & 1 == 1 {
+                    self.queue_ack(e.msg_id, now);
+                }
+                continue;
+            }
+            self.process(e.msg_id, e.seq_no, &e.body, now, true, depth)?;
+        }
+        Ok(())
+    }
+
     fn on_rpc_result(&mut self, r: RpcResult) {
         let Some(sent) = self.sent.remove(&r.req_msg_id) else {
             // Unknown or cancelled (S-20): the ack is all it gets.
@@ -1363,8 +1430,8 @@ impl Session {
     }
 
     fn finish(&mut self, id: CallId, result: Result<Vec<u8>, RequestError>) {
-        if self.requests.remove(&id).is_some() {
-            self.forget_deadline(id);
+        if let Some(call) = self.requests.remove(&id) {
+            self.forget_deadline(id, &call);
             self.events.push_back(Event::Result { id, result });
         }
     }

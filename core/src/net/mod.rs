@@ -426,6 +426,9 @@ impl Driver {
                 if let Some(body) = p.body.take() {
                     // Its deadline moves into the session with it.
                     self.deadlines.remove(&(p.deadline, id));
+                    if self.deadlines.is_empty() {
+                        self.deadlines = BTreeSet::new();
+                    }
                     let at = p.deadline.saturating_duration_since(self.epoch);
                     let m = session.invoke_until(body, Some(at));
                     p.mtp = Some(m);
@@ -784,9 +787,17 @@ impl Driver {
         let Some(p) = self.pending.remove(&id) else {
             return;
         };
-        self.deadlines.remove(&(p.deadline, id));
-        if let Some(m) = p.mtp {
-            self.by_mtp.remove(&m);
+        match p.mtp {
+            Some(m) => {
+                self.by_mtp.remove(&m);
+            }
+            // Only requests waiting for a key have their deadline here.
+            None => {
+                self.deadlines.remove(&(p.deadline, id));
+                if self.deadlines.is_empty() {
+                    self.deadlines = BTreeSet::new();
+                }
+            }
         }
         if p.body.is_some() {
             self.waiting.retain(|w| *w != id);
@@ -915,6 +926,11 @@ impl Driver {
             self.pending.shrink_to_fit();
             self.by_mtp.shrink_to_fit();
             self.waiting.shrink_to_fit();
+        }
+        if self.pending.is_empty() {
+            if let Some(session) = self.session.as_mut() {
+                session.shrink_when_idle();
+            }
         }
     }
 
