@@ -84,6 +84,28 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(x)
 }
 
+/// A message header and body from one step: with bit 3 of `op` (and 16
+/// bytes to spare) the fuzzer picks msg_id and seqno itself, else they are
+/// the next plausible id and a seqno whose parity bit 5 picks.
+fn message_of(op: u8, body: &[u8], salt: i64, session_id: i64, next_id: i64) -> (Header, &[u8]) {
+    let explicit = op & 8 != 0 && body.len() >= 16;
+    let header = Header {
+        salt,
+        session_id,
+        msg_id: if explicit {
+            u64_at(body, 0) as i64
+        } else {
+            next_id
+        },
+        seq_no: if explicit {
+            u64_at(body, 8) as i32
+        } else {
+            i32::from(op & 32 != 0)
+        },
+    };
+    (header, if explicit { &body[16..] } else { body })
+}
+
 /// TL schema text: the parser and the index behind `Schema::parse`.
 pub fn tl_schema_text(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
@@ -194,26 +216,12 @@ pub fn client_session(data: &[u8]) {
             // here), the rest as the plaintext body.
             0..=3 => {
                 server_ids += 4;
-                let explicit = op & 8 != 0 && body.len() >= 16;
-                let header = Header {
-                    salt: 0x5A17,
-                    session_id: if op & 16 != 0 {
-                        u64_at(body, 0) as i64
-                    } else {
-                        session.session_id()
-                    },
-                    msg_id: if explicit {
-                        u64_at(body, 0) as i64
-                    } else {
-                        server_ids
-                    },
-                    seq_no: if explicit {
-                        u64_at(body, 8) as i32
-                    } else {
-                        i32::from(op & 32 != 0)
-                    },
+                let session_id = if op & 16 != 0 {
+                    u64_at(body, 0) as i64
+                } else {
+                    session.session_id()
                 };
-                let plain = if explicit { &body[16..] } else { body };
+                let (header, plain) = message_of(op, body, 0x5A17, session_id, server_ids);
                 let mut packet = Vec::new();
                 envelope::encrypt(
                     &key,
@@ -305,22 +313,8 @@ pub fn server_session(data: &[u8]) {
         match op % 4 {
             0 | 1 => {
                 client_ids += 4;
-                let explicit = op & 8 != 0 && body.len() >= 16;
-                let header = Header {
-                    salt: if op & 16 != 0 { 0 } else { 0x5A17 },
-                    session_id,
-                    msg_id: if explicit {
-                        u64_at(body, 0) as i64
-                    } else {
-                        client_ids
-                    },
-                    seq_no: if explicit {
-                        u64_at(body, 8) as i32
-                    } else {
-                        i32::from(op & 32 != 0)
-                    },
-                };
-                let plain = if explicit { &body[16..] } else { body };
+                let salt = if op & 16 != 0 { 0 } else { 0x5A17 };
+                let (header, plain) = message_of(op, body, salt, session_id, client_ids);
                 session.handle_message(&header, plain, &mut salts, now);
             }
             2 => session.on_new_connection(),

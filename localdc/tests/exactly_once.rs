@@ -82,22 +82,28 @@ fn run_once_each(dc: &mtproto_localdc::LocalDc, calls: Vec<(String, Vec<u8>)>) {
     }
 }
 
-/// M-10, S-24: the server cuts the connection after each query ran but
-/// before its answer left (test.counterSlow cut 1, at once and after
-/// 200 ms): the answer comes on the next connection, and nothing ran twice.
-#[test]
-fn m10_cut_after_run_before_the_answer_left_runs_once() {
+/// Eight test.counterSlow calls at once, half answered at once and half
+/// after 200 ms, each cutting the connection at `cut`.
+fn eight_slow_counters_run_once(prefix: &str, cut: api::Cut) {
     let dc = mtproto_localdc::LocalDc::builder()
         .start_on_thread()
         .unwrap();
     let calls = (0..8)
         .map(|i| {
-            let key = format!("after-run-{i}");
-            let body = counter_slow(&key, if i % 2 == 0 { 0 } else { 200 }, api::Cut::AfterRun);
+            let key = format!("{prefix}-{i}");
+            let body = counter_slow(&key, if i % 2 == 0 { 0 } else { 200 }, cut);
             (key, body)
         })
         .collect();
     run_once_each(&dc, calls);
+}
+
+/// M-10, S-24: the server cuts the connection after each query ran but
+/// before its answer left (test.counterSlow cut 1, at once and after
+/// 200 ms): the answer comes on the next connection, and nothing ran twice.
+#[test]
+fn m10_cut_after_run_before_the_answer_left_runs_once() {
+    eight_slow_counters_run_once("after-run", api::Cut::AfterRun);
 }
 
 /// M-10, S-24: the answer left the server but the connection died before
@@ -105,21 +111,7 @@ fn m10_cut_after_run_before_the_answer_left_runs_once() {
 /// the next connection; the request completes once, having run once.
 #[test]
 fn m10_cut_after_the_answer_left_runs_once() {
-    let dc = mtproto_localdc::LocalDc::builder()
-        .start_on_thread()
-        .unwrap();
-    let calls = (0..8)
-        .map(|i| {
-            let key = format!("after-answer-{i}");
-            let body = counter_slow(
-                &key,
-                if i % 2 == 0 { 0 } else { 200 },
-                api::Cut::AfterAnswer,
-            );
-            (key, body)
-        })
-        .collect();
-    run_once_each(&dc, calls);
+    eight_slow_counters_run_once("after-answer", api::Cut::AfterAnswer);
 }
 
 /// M-3, S-24: the connection is cut before the server reads the packets

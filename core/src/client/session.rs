@@ -395,14 +395,12 @@ impl ClientSession {
         timeout: Duration,
         callback: impl FnOnce(RequestResult) + Send + 'static,
     ) -> RequestId {
-        let id = self.next_id();
-        let completion = Completion::Callback(Box::new(callback));
-        if let Err((e, Some(Completion::Callback(cb)))) =
-            self.submit(id, request.into(), timeout, completion)
-        {
-            cb(Err(e));
-        }
-        id
+        self.submit_callback(
+            request.into(),
+            timeout,
+            Box::new(callback),
+            Completion::Callback,
+        )
     }
 
     /// [`invoke_with_callback`](Self::invoke_with_callback) whose `callback`
@@ -419,10 +417,26 @@ impl ClientSession {
         timeout: Duration,
         callback: impl FnOnce(RequestResult) + Send + 'static,
     ) -> RequestId {
+        self.submit_callback(
+            request.into(),
+            timeout,
+            Box::new(callback),
+            Completion::Inline,
+        )
+    }
+
+    /// Submits with a callback completion of either kind; a request refused
+    /// at once gets its error on this thread, before this returns.
+    fn submit_callback(
+        &self,
+        request: Vec<u8>,
+        timeout: Duration,
+        callback: Box<dyn FnOnce(RequestResult) + Send>,
+        kind: fn(Box<dyn FnOnce(RequestResult) + Send>) -> Completion,
+    ) -> RequestId {
         let id = self.next_id();
-        let completion = Completion::Inline(Box::new(callback));
-        if let Err((e, Some(Completion::Inline(cb)))) =
-            self.submit(id, request.into(), timeout, completion)
+        if let Err((e, Some(Completion::Callback(cb) | Completion::Inline(cb)))) =
+            self.submit(id, request, timeout, kind(callback))
         {
             cb(Err(e));
         }

@@ -150,6 +150,27 @@ impl Pair {
         panic!("no quiescence");
     }
 
+    /// A packet from the server built by hand: `body` under `msg_id` and
+    /// `seq_no`, encrypted for the client's session.
+    fn server_packet(&self, msg_id: i64, seq_no: i32, body: &[u8]) -> Vec<u8> {
+        let header = envelope::Header {
+            salt: 0x5A17,
+            session_id: self.client.session_id(),
+            msg_id,
+            seq_no,
+        };
+        let mut pkt = Vec::new();
+        envelope::encrypt(
+            &self.key,
+            Direction::ServerToClient,
+            &header,
+            body,
+            &mut StdRng::seed_from_u64(3),
+            &mut pkt,
+        );
+        pkt
+    }
+
     fn results(&self) -> Vec<(CallId, Result<Vec<u8>, RequestError>)> {
         self.events
             .iter()
@@ -912,21 +933,7 @@ fn s19_msg_copy_nesting_is_bounded() {
         .to_bytes();
     }
     // msg_copy is never content-related: an even seqno, built by hand.
-    let header = envelope::Header {
-        salt: 0x5A17,
-        session_id: p.client.session_id(),
-        msg_id: ((T0 as i64) << 32) | 0xFFF3,
-        seq_no: 2,
-    };
-    let mut pkt = Vec::new();
-    envelope::encrypt(
-        &p.key,
-        Direction::ServerToClient,
-        &header,
-        &body,
-        &mut StdRng::seed_from_u64(3),
-        &mut pkt,
-    );
+    let mut pkt = p.server_packet(((T0 as i64) << 32) | 0xFFF3, 2, &body);
     assert_eq!(
         p.client.handle_packet(&mut pkt, p.now),
         Err(super::MtpError::NestingTooDeep(super::session::MAX_NESTING))
@@ -1143,21 +1150,7 @@ fn s18_container_is_all_or_nothing() {
         ],
         &mut body,
     );
-    let header = envelope::Header {
-        salt: 0x5A17,
-        session_id: p.client.session_id(),
-        msg_id: base | 9,
-        seq_no: 2,
-    };
-    let mut pkt = Vec::new();
-    envelope::encrypt(
-        &p.key,
-        Direction::ServerToClient,
-        &header,
-        &body,
-        &mut StdRng::seed_from_u64(3),
-        &mut pkt,
-    );
+    let mut pkt = p.server_packet(base | 9, 2, &body);
     assert!(p.client.handle_packet(&mut pkt, p.now).is_err());
     while let Some(e) = p.client.poll_event() {
         p.events.push(e);
