@@ -4,6 +4,7 @@
 //! they never touch sockets, clocks or threads (see `ARCHITECTURE.md`).
 //!
 //! - [`tl`]: TL binary codec, schema parser, generated service types, dynamic codec.
+//! - [`dc`]: Telegram's published bootstrap addresses of its data centers.
 //! - [`crypto`]: AES-IGE/CTR, SHA, MTProto key derivation, RSA, DH checks, pq factorization.
 //! - [`transport`]: abridged / intermediate / padded / full framing, obfuscation, quick-ack.
 //! - [`auth`]: the key exchange, client and server roles.
@@ -17,6 +18,7 @@
 pub mod auth;
 pub mod client;
 pub mod crypto;
+pub mod dc;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod logging;
