@@ -142,9 +142,155 @@ pub fn bootstrap(dc_id: i32, test: bool, ipv6: bool, media_only: bool) -> Option
     })
 }
 
+/// One `dcOption` of `help.getConfig`: where a DC listens, as the server
+/// says now (replacing the bootstrap addresses once known).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerDcOption {
+    pub dc_id: i32,
+    pub ip: IpAddr,
+    pub port: u16,
+    pub media_only: bool,
+    /// Reachable only through an obfuscated transport (`tcpo_only`).
+    pub tcpo_only: bool,
+    /// A CDN DC (its keys come from `help.getCdnConfig`).
+    pub cdn: bool,
+    /// Worth keeping even when the next config omits it (`static`).
+    pub is_static: bool,
+    /// Connect only on this port (`this_port_only`).
+    pub this_port_only: bool,
+    /// An MTProxy secret to use with this address.
+    pub secret: Option<Vec<u8>>,
+}
+
+/// What a `help.getConfig` answer says about data centers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DcConfig {
+    /// The DC that answered.
+    pub this_dc: i32,
+    /// Unix time after which the config should be fetched again.
+    pub expires: i64,
+    pub test_mode: bool,
+    pub options: Vec<ServerDcOption>,
+}
+
+/// Why a `help.getConfig` answer could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DcConfigError {
+    #[error("not a Config: {0}")]
+    Codec(#[from] crate::tl::schema::CodecError),
+    #[error("config field `{0}` is missing or malformed")]
+    Field(&'static str),
+}
+
+impl DcConfig {
+    /// Reads the result of `help.getConfig` (TL bytes) with the bundled
+    /// schema, so a new layer that keeps these fields needs no change here.
+    pub fn from_bytes(bytes: &[u8]) -> Result<DcConfig, DcConfigError> {
+        let schema = crate::tl::schema::Schema::telegram();
+        let v = schema.decode_function_result("help.getConfig", bytes)?;
+        let int = |v: &serde_json::Value, k: &'static str| {
+            v.get(k)
+                .and_then(serde_json::Value::as_i64)
+                .ok_or(DcConfigError::Field(k))
+        };
+        let flag = |v: &serde_json::Value, k: &str| {
+            v.get(k).and_then(serde_json::Value::as_bool) == Some(true)
+        };
+        let list = v
+            .get("dc_options")
+            .and_then(serde_json::Value::as_array)
+            .ok_or(DcConfigError::Field("dc_options"))?;
+        let mut options = Vec::with_capacity(list.len());
+        for o in list {
+            let ip = o
+                .get("ip_address")
+                .and_then(serde_json::Value::as_str)
+                .and_then(|s| s.parse::<IpAddr>().ok())
+                .ok_or(DcConfigError::Field("ip_address"))?;
+            let port = u16::try_from(int(o, "port")?).map_err(|_| DcConfigError::Field("port"))?;
+            let dc_id = i32::try_from(int(o, "id")?).map_err(|_| DcConfigError::Field("id"))?;
+            let secret = match o.get("secret").and_then(serde_json::Value::as_str) {
+                Some(b64) => Some(
+                    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64)
+                        .map_err(|_| DcConfigError::Field("secret"))?,
+                ),
+                None => None,
+            };
+            options.push(ServerDcOption {
+                dc_id,
+                ip,
+                port,
+                media_only: flag(o, "media_only"),
+                tcpo_only: flag(o, "tcpo_only"),
+                cdn: flag(o, "cdn"),
+                is_static: flag(o, "static"),
+                this_port_only: flag(o, "this_port_only"),
+                secret,
+            });
+        }
+        Ok(DcConfig {
+            this_dc: i32::try_from(int(&v, "this_dc")?)
+                .map_err(|_| DcConfigError::Field("this_dc"))?,
+            expires: int(&v, "expires")?,
+            test_mode: v
+                .get("test_mode")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false),
+            options,
+        })
+    }
+
+    /// The options a plain connection can use, as the store keeps them
+    /// (CDN and obfuscated-only addresses left out until the layers that
+    /// use them exist).
+    pub fn storable(&self) -> Vec<crate::storage::DcOption> {
+        self.options
+            .iter()
+            .filter(|o| !o.cdn && !o.tcpo_only)
+            .map(|o| crate::storage::DcOption {
+                dc_id: o.dc_id,
+                address: o.ip.to_string(),
+                port: o.port,
+                media: o.media_only,
+                test: self.test_mode,
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `help.getConfig`'s answer, encoded with the bundled schema, read
+    /// back: this DC, expiry and both options (one with an MTProxy secret).
+    #[test]
+    fn config_answer_is_read() {
+        let schema = crate::tl::schema::Schema::telegram();
+        let bytes = schema
+            .encode(&crate::tl::schema::telegram::tests::sample_config())
+            .unwrap();
+        let c = DcConfig::from_bytes(&bytes).unwrap();
+        assert_eq!(
+            (c.this_dc, c.expires, c.test_mode),
+            (2, 1_700_003_600, false)
+        );
+        assert_eq!(c.options.len(), 2);
+        assert_eq!(c.options[0].ip, "149.154.167.50".parse::<IpAddr>().unwrap());
+        assert_eq!(c.options[0].port, 443);
+        assert!(c.options[1].ip.is_ipv6());
+        assert_eq!(
+            c.options[1].secret.as_deref(),
+            Some(&(0u8..16).collect::<Vec<_>>()[..])
+        );
+        let stored = c.storable();
+        assert_eq!(stored.len(), 2);
+        assert_eq!(stored[0].address, "149.154.167.50");
+        assert!(matches!(
+            DcConfig::from_bytes(&[1, 2, 3, 4]),
+            Err(DcConfigError::Codec(_))
+        ));
+    }
 
     /// Each production DC 1–5 and test DC 1–3 has an IPv4 and an IPv6
     /// address; DCs 2 and 4 have media-only ones; ids are in range and no

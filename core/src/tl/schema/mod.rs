@@ -85,7 +85,7 @@ mod error;
 mod index;
 mod json;
 pub mod parse;
-mod telegram;
+pub(crate) mod telegram;
 
 pub use decode::GZIP_PACKED_ID;
 pub use error::CodecError;

@@ -71,7 +71,7 @@ impl Schema {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::tl::schema::Category;
     use serde_json::json;
