@@ -28,6 +28,14 @@ fn config_for(server: &FakeServer) -> SessionConfig {
     c
 }
 
+/// A session on `server` whose store the test keeps, to look at the key.
+fn open_keeping_store(rt: &Runtime, server: &FakeServer) -> (ClientSession, Arc<MemoryStore>) {
+    let mut c = config_for(server);
+    let store = server.store();
+    c.store = store.clone();
+    (rt.open_session(c).unwrap(), store)
+}
+
 fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
@@ -738,10 +746,7 @@ fn client_auth_key_unregistered_is_reported() {
 fn client_transport_404_forgets_the_key_and_closes() {
     let server = FakeServer::start();
     let rt = Runtime::new().unwrap();
-    let mut c = config_for(&server);
-    let store = server.store();
-    c.store = store.clone();
-    let s = rt.open_session(c).unwrap();
+    let (s, store) = open_keeping_store(&rt, &server);
     let states = record_states(&s);
     s.invoke_blocking(request(OP_ECHO, 0), 5 * SEC).unwrap();
     let other = {
@@ -772,10 +777,7 @@ fn client_transport_404_forgets_the_key_and_closes() {
 fn client_single_404_is_confirmed_before_the_key_is_forgotten() {
     let server = FakeServer::start();
     let rt = Runtime::new().unwrap();
-    let mut c = config_for(&server);
-    let store = server.store();
-    c.store = store.clone();
-    let s = rt.open_session(c).unwrap();
+    let (s, store) = open_keeping_store(&rt, &server);
     let states = record_states(&s);
     let r = s.invoke_blocking(request(OP_404_ONCE, 3), 10 * SEC);
     assert_eq!(r, Ok(request(OP_404_ONCE, 3)));
@@ -785,7 +787,7 @@ fn client_single_404_is_confirmed_before_the_key_is_forgotten() {
     assert!(server.stats.connections.load(Ordering::SeqCst) >= 2);
 }
 
-/// Liveness counts complete packets and pongs, not bytes: a peer that
+/// S-21: liveness counts complete packets and pongs, not bytes: a peer that
 /// starts a 1 MiB frame and trickles it at 20 KiB/s is dropped after the
 /// keepalive limit (1.5 × the ping interval), not kept for 50 s.
 #[test]
@@ -824,10 +826,7 @@ fn client_trickling_peer_is_dropped_within_the_keepalive() {
 fn client_server_session_recreated_puts_a_gap_marker_in_the_stream() {
     let server = FakeServer::start();
     let rt = Runtime::new().unwrap();
-    let mut c = config_for(&server);
-    let store = server.store();
-    c.store = store.clone();
-    let s = rt.open_session(c).unwrap();
+    let (s, store) = open_keeping_store(&rt, &server);
     s.invoke_blocking(request(OP_PUSH, 2), 5 * SEC).unwrap();
     s.invoke_blocking(request(OP_FORGET, 0), 5 * SEC).unwrap();
     s.invoke_blocking(request(OP_PUSH, 1), 5 * SEC).unwrap();
